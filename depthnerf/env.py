@@ -1,0 +1,123 @@
+# Generated from 00_Setup_and_Dependencies.ipynb by tools/export_notebooks.py: do not edit; edit the notebook and run `make export`.
+
+
+import importlib
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+PROFILES: dict[str, dict] = {
+    "smoke": dict(
+        downscale=8, max_train_views=8, max_test_views=2, field="tensorf", iterations=30,
+        batch_rays=256, val_every=15, checkpoint_every=15, render_frames=3, render_downscale=8,
+    ),
+    "quick": dict(
+        downscale=2, max_train_views=None, max_test_views=None, field="tensorf", iterations=1500,
+        batch_rays=2048, val_every=250, checkpoint_every=250, render_frames=40, render_downscale=2,
+    ),
+    "full": dict(
+        downscale=1, max_train_views=None, max_test_views=None, field="tensorf", iterations=30000,
+        batch_rays=4096, val_every=2500, checkpoint_every=2500, render_frames=120, render_downscale=1,
+    ),
+}
+
+
+def profile_settings(profile: str, **overrides) -> dict:
+    """Settings of a run profile (``smoke``, ``quick`` or ``full``), with keyword overrides.
+
+    >>> profile_settings("smoke")["iterations"]
+    30
+    >>> profile_settings("smoke", iterations=5)["iterations"]
+    5
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {sorted(PROFILES)}")
+    unknown = set(overrides) - set(PROFILES[profile])
+    if unknown:
+        raise ValueError(f"unknown profile settings {sorted(unknown)}: known are {sorted(PROFILES[profile])}")
+    return {**PROFILES[profile], **overrides}
+
+
+def select_device(prefer: str | None = None) -> torch.device:
+    """CUDA when present, else Apple MPS, else CPU; ``prefer`` (e.g. ``"cpu"``) forces one."""
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_report(device: torch.device | None = None) -> dict:
+    """What will run the computation: device name, memory and CPU threads."""
+    device = device or select_device()
+    report = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "cpu_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        report.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1))
+    return report
+
+
+# (import name, pip name, why the project needs it)
+DEPENDENCIES = [
+    ("torch", "torch", "fields, rendering and training"),
+    ("numpy", "numpy", "arrays"),
+    ("imageio", "imageio", "reading PNGs, writing GIFs"),
+    ("imageio_ffmpeg", "imageio-ffmpeg", "writing MP4 videos"),
+    ("matplotlib", "matplotlib", "figures"),
+    ("tqdm", "tqdm", "progress bars"),
+    ("skimage", "scikit-image", "SSIM"),
+    ("lpips", "lpips", "LPIPS metric (needs backbone weights, see 07)"),
+    ("torchvision", "torchvision", "needed by lpips"),
+    ("pycolmap", "pycolmap", "COLMAP models and triangulation"),
+    ("nbconvert", "nbconvert", "exporting notebooks to the package"),
+    ("papermill", "papermill", "running notebooks headless"),
+]
+
+
+@dataclass
+class DependencyStatus:
+    name: str
+    version: str | None
+    problem: str | None
+    purpose: str
+
+
+def check_dependencies() -> list[DependencyStatus]:
+    """Import every dependency; a failed import gives the pip command that fixes it."""
+    statuses = []
+    for module, pip_name, purpose in DEPENDENCIES:
+        try:
+            imported = importlib.import_module(module)
+            statuses.append(DependencyStatus(pip_name, getattr(imported, "__version__", "?"), None, purpose))
+        except Exception as err:  # an import can fail with any error (e.g. a broken binary)
+            problem = f"{type(err).__name__}: {err}. Fix: pip install -r requirements.txt"
+            statuses.append(DependencyStatus(pip_name, None, problem, purpose))
+    return statuses
+
+
+SHARED_DATA = Path("..") / "shared" / "data"
+KNOWN_DATASETS = {
+    "lego": ["data/nerf_synthetic/lego", str(SHARED_DATA / "nerf_synthetic" / "lego")],
+    "fern": ["data/nerf_llff_data/fern", str(SHARED_DATA / "nerf_llff_data" / "fern")],
+    "dsnerf_poster_less": ["data/dsnerf_poster_less", str(SHARED_DATA / "dsnerf_poster_less")],
+}
+
+
+def available_datasets(root: Path | str = ".") -> dict[str, str | None]:
+    """Where each known real dataset was found (``data/`` first, then ``../shared/data``), or None."""
+    root = Path(root)
+    found = {}
+    for name, candidates in KNOWN_DATASETS.items():
+        found[name] = next((str(root / c) for c in candidates if (root / c).is_dir()), None)
+    return found

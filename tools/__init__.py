@@ -1,0 +1,1 @@
+"""Project tooling: the notebook exporter and the headless pipeline runner."""

@@ -1,0 +1,62 @@
+"""Execute the numbered notebooks 00 -> 08 headless with papermill, in order.
+
+Executed copies go to ``<results>/notebooks/``. The run stops at the first notebook that fails and
+says which one, which cell and where its executed copy is. The parameters reach each notebook
+both through papermill (``-p``) and the ``DEPTHNERF_*`` environment variables.
+
+Usage: ``python -m tools.run_pipeline --profile quick --data embedded --results results``
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from tools.export_notebooks import ROOT, notebooks
+
+
+def run(profile: str, data: str, results: str, only: list[str] | None = None) -> int:
+    out_dir = Path(results) / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.update(DEPTHNERF_PROFILE=profile, DEPTHNERF_DATA=data, DEPTHNERF_RESULTS=results)
+    chosen = [p for p in notebooks(ROOT) if not only or p.name[:2] in only]
+    started = time.perf_counter()
+    for path in chosen:
+        target = out_dir / path.name
+        t0 = time.perf_counter()
+        print(f"[pipeline] {path.name} (profile={profile}, data={data}, results={results})", flush=True)
+        try:
+            papermill.execute_notebook(
+                str(path), str(target), cwd=str(ROOT), progress_bar=False, log_output=False,
+                parameters={"profile": profile, "data": data, "results": results},
+            )
+        except PapermillExecutionError as err:
+            print(
+                f"\n[pipeline] FAILED in {path.name}, cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                f"[pipeline] executed copy with the traceback: {target}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"[pipeline] {path.name} done in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"[pipeline] all {len(chosen)} notebooks done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default=os.environ.get("DEPTHNERF_PROFILE", "quick"),
+                        choices=["smoke", "quick", "full"])
+    parser.add_argument("--data", default=os.environ.get("DEPTHNERF_DATA", "embedded"))
+    parser.add_argument("--results", default=os.environ.get("DEPTHNERF_RESULTS", "results"))
+    parser.add_argument("--only", nargs="*", help="two-digit notebook numbers to run, e.g. 00 01")
+    args = parser.parse_args(argv)
+    return run(args.profile, args.data, args.results, args.only)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
