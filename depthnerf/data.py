@@ -1,0 +1,625 @@
+# Generated from 01_Data_Loading.ipynb by tools/export_notebooks.py: do not edit; edit the notebook and run `make export`.
+
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+
+def camera_directions(H: int, W: int, K: np.ndarray) -> np.ndarray:
+    """Unit camera-space ray directions through the pixel centres, ``[H, W, 3]``.
+
+    Pixel (row i, col j) sits at ``u = j + 0.5, v = i + 0.5``; its direction is
+    ``((u - cx) / fx, -(v - cy) / fy, -1)`` normalised to unit length (OpenGL: the camera looks along -z).
+
+    >>> K = np.array([[1.0, 0, 1], [0, 1.0, 1], [0, 0, 1]])
+    >>> np.round(camera_directions(2, 2, K)[0, 0], 4)  # u = v = 0.5: up-left of the centre
+    array([-0.4082,  0.4082, -0.8165])
+    """
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    v, u = np.meshgrid(np.arange(H) + 0.5, np.arange(W) + 0.5, indexing="ij")
+    dirs = np.stack([(u - cx) / fx, -(v - cy) / fy, -np.ones_like(u)], axis=-1)
+    return dirs / np.linalg.norm(dirs, axis=-1, keepdims=True)
+
+
+def camera_rays(pose: np.ndarray, K: np.ndarray, H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
+    """World-space ray origins and unit directions of every pixel, each ``[H, W, 3]``.
+
+    ``direction = R @ camera_direction`` with ``R = pose[:3, :3]``; ``origin = pose[:3, 3]``.
+
+    >>> K = np.array([[1.0, 0, 0.5], [0, 1.0, 0.5], [0, 0, 1]])
+    >>> o, d = camera_rays(np.eye(4), K, 1, 1)   # one pixel on the optical axis
+    >>> d[0, 0], o[0, 0]
+    (array([ 0.,  0., -1.]), array([0., 0., 0.]))
+    """
+    dirs = camera_directions(H, W, K) @ pose[:3, :3].T
+    origins = np.broadcast_to(pose[:3, 3], dirs.shape)
+    return origins, dirs
+
+
+def z_depth_to_ray_depth(z_depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Convert camera z-depth ``[H, W]`` to ray depth: ``t = z / z_scale``, ``z_scale = -d_z``.
+
+    ``z_scale`` is the cosine between the pixel's unit ray and the optical axis, so off-axis rays
+    travel further than their z-depth. Zeros (invalid) stay zero.
+
+    >>> K = np.array([[1.0, 0, 1], [0, 1.0, 1], [0, 0, 1]])
+    >>> np.round(z_depth_to_ray_depth(np.full((2, 2), 2.0), K), 4)  # every ray 35 deg off-axis
+    array([[2.4495, 2.4495],
+           [2.4495, 2.4495]])
+    """
+    H, W = z_depth.shape
+    return z_depth / -camera_directions(H, W, K)[..., 2]
+
+
+def ray_depth_to_z_depth(ray_depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`z_depth_to_ray_depth`: ``z = t * z_scale``.
+
+    >>> K = np.array([[1.0, 0, 1], [0, 1.0, 1], [0, 0, 1]])
+    >>> float(np.round(ray_depth_to_z_depth(np.full((2, 2), 2.4495), K)[0, 0], 4))
+    2.0
+    """
+    H, W = ray_depth.shape
+    return ray_depth * -camera_directions(H, W, K)[..., 2]
+
+
+def focal_from_fov(camera_angle_x: float, W: int) -> float:
+    """Focal length in pixels from the horizontal field of view: ``f = 0.5 W / tan(0.5 fov_x)``.
+
+    >>> round(float(focal_from_fov(0.6911112070083618, 800)), 3)   # NeRF-Synthetic at full resolution
+    1111.111
+    """
+    return 0.5 * W / np.tan(0.5 * camera_angle_x)
+
+
+def look_at(eye: np.ndarray, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> np.ndarray:
+    """Camera-to-world ``[4, 4]`` (OpenGL axes) of a camera at ``eye`` looking at ``target``.
+
+    Columns: right ``x = up x z``, up ``y = z x x``, back ``z = (eye - target) / |eye - target|``.
+
+    >>> np.round(look_at(np.array([0.0, -4.0, 0.0]))[:3], 3) + 0.0   # on -y, looking along +y, z up
+    array([[ 1.,  0.,  0.,  0.],
+           [ 0.,  0., -1., -4.],
+           [ 0.,  1.,  0.,  0.]])
+    """
+    eye = np.asarray(eye, dtype=np.float64)
+    back = eye - np.asarray(target, dtype=np.float64)
+    back /= np.linalg.norm(back)
+    right = np.cross(np.asarray(up, dtype=np.float64), back)
+    right /= np.linalg.norm(right)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, np.cross(back, right), back, eye
+    return pose
+
+
+@dataclass
+class SceneData:
+    """A loaded split of one scene (numpy arrays; shapes with ``N`` views of ``H x W`` pixels).
+
+    images ``[N,H,W,3]`` float32 in [0, 1], composited on ``background``; alphas ``[N,H,W]`` or None;
+    poses ``[N,4,4]`` camera-to-world (OpenGL axes); intrinsics ``[N,3,3]`` in pixels of this
+    resolution; near/far along the ray (scene units); background ``[3]``; scene_box ``[2,3]``
+    (min, max corners of the content); depth ``[N,H,W]`` ray depth (0 = invalid) or None;
+    depth_mask ``[N,H,W]`` bool or None; depth_sigma ``[N,H,W]`` or None.
+    """
+
+    images: np.ndarray
+    poses: np.ndarray
+    intrinsics: np.ndarray
+    H: int
+    W: int
+    near: float
+    far: float
+    background: np.ndarray
+    scene_box: np.ndarray
+    alphas: np.ndarray | None = None
+    depth: np.ndarray | None = None
+    depth_mask: np.ndarray | None = None
+    depth_sigma: np.ndarray | None = None
+    image_paths: list[str] = field(default_factory=list)
+    name: str = ""
+    split: str = ""
+    ndc: bool = False
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, indices) -> "SceneData":
+        """The views at ``indices`` (a new SceneData; arrays are copied)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        pick = lambda a: None if a is None else a[idx].copy()  # noqa: E731
+        return replace(
+            self, images=pick(self.images), poses=pick(self.poses), intrinsics=pick(self.intrinsics),
+            alphas=pick(self.alphas), depth=pick(self.depth), depth_mask=pick(self.depth_mask),
+            depth_sigma=pick(self.depth_sigma), image_paths=[self.image_paths[i] for i in idx],
+        )
+
+    def rays(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """World-space origins and unit directions ``[H, W, 3]`` of view ``index``."""
+        return camera_rays(self.poses[index], self.intrinsics[index], self.H, self.W)
+
+    def z_depth(self) -> np.ndarray | None:
+        """Camera z-depth ``[N,H,W]`` (``ray depth * z_scale``), or None without depth."""
+        if self.depth is None:
+            return None
+        return np.stack([ray_depth_to_z_depth(d, K) for d, K in zip(self.depth, self.intrinsics)])
+
+
+EMBEDDED_VERSION = 1
+EMBEDDED_CAMERA_ANGLE_X = 0.6911112070083618  # the NeRF-Synthetic field of view
+EMBEDDED_SIZE = 200
+EMBEDDED_VIEWS = {"train": 100, "val": 10, "test": 10}
+EMBEDDED_DISTANCE = 4.0
+LIGHT_DIRECTION = np.array([0.4, 0.3, 0.85]) / np.linalg.norm([0.4, 0.3, 0.85])
+_NO_HIT = np.inf
+_Z_SHIFT = 0.25  # centres the content vertically on the origin
+
+# Every solid: (kind, geometry, texture). Units are scene units; z is up.
+EMBEDDED_SOLIDS = [
+    ("box", dict(center=(0.0, 0.0, -0.9 + _Z_SHIFT), half=(1.0, 1.0, 0.1), angle=0.0), "plinth"),
+    ("sphere", dict(center=(-0.45, -0.35, -0.3 + _Z_SHIFT), radius=0.5), "bands"),
+    ("box", dict(center=(0.42, 0.3, -0.45 + _Z_SHIFT), half=(0.32, 0.32, 0.35), angle=np.pi / 6), "checker"),
+    ("sphere", dict(center=(0.42, 0.3, 0.18 + _Z_SHIFT), radius=0.28), "sphere_checker"),
+    ("cylinder", dict(center=(-0.4, 0.55), radius=0.25, z=(-0.8 + _Z_SHIFT, 0.35 + _Z_SHIFT)), "stripes"),
+]
+EMBEDDED_SCENE_BOX = np.array([[-1.05, -1.05, -0.75], [1.05, 1.05, 0.75]], dtype=np.float32)
+
+
+def intersect_sphere(o: np.ndarray, d: np.ndarray, center, radius: float):
+    """Nearest positive hit of rays ``o + t d`` (``[R,3]``, unit ``d``) with a sphere: ``(t [R], n [R,3])``.
+
+    Solves ``|o + t d - c|^2 = r^2``: ``t = -b - sqrt(b^2 - |o-c|^2 + r^2)``, ``b = d.(o-c)``; misses get inf.
+
+    >>> t, n = intersect_sphere(np.array([[0.0, 0, 5]]), np.array([[0.0, 0, -1]]), (0, 0, 0), 1.0)
+    >>> float(t[0]), n[0].tolist()
+    (4.0, [0.0, 0.0, 1.0])
+    """
+    oc = o - np.asarray(center)
+    b = np.einsum("ij,ij->i", oc, d)
+    disc = b * b - (np.einsum("ij,ij->i", oc, oc) - radius**2)
+    sq = np.sqrt(np.maximum(disc, 0.0))
+    t = np.where(-b - sq > 1e-9, -b - sq, -b + sq)
+    t = np.where((disc >= 0) & (t > 1e-9), t, _NO_HIT)
+    n = (oc + np.where(np.isfinite(t), t, 0.0)[:, None] * d) / radius
+    return t, n
+
+
+def _rotation_z(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def intersect_box(o: np.ndarray, d: np.ndarray, center, half, angle: float = 0.0):
+    """Nearest positive hit with a box turned by ``angle`` about z (slab method): ``(t [R], n [R,3])``.
+
+    >>> t, n = intersect_box(np.array([[0.0, 0, 5]]), np.array([[0.0, 0, -1]]), (0, 0, 0), (1, 1, 1))
+    >>> float(t[0]), n[0].tolist()
+    (4.0, [0.0, 0.0, 1.0])
+    """
+    R = _rotation_z(angle)
+    lo, ld = (o - np.asarray(center)) @ R, d @ R  # world -> box frame (R^T x, row-vector form)
+    half = np.asarray(half, dtype=np.float64)
+    safe = np.where(np.abs(ld) < 1e-12, 1e-12, ld)
+    t1, t2 = (-half - lo) / safe, (half - lo) / safe
+    t_near, t_far = np.minimum(t1, t2), np.maximum(t1, t2)
+    t_enter, t_exit = t_near.max(axis=1), t_far.min(axis=1)
+    hit = (t_exit >= t_enter) & (t_enter > 1e-9)
+    axis = t_near.argmax(axis=1)
+    n_local = np.zeros_like(lo)
+    n_local[np.arange(len(lo)), axis] = -np.sign(ld[np.arange(len(lo)), axis])
+    return np.where(hit, t_enter, _NO_HIT), n_local @ R.T
+
+
+def intersect_cylinder(o: np.ndarray, d: np.ndarray, center, radius: float, z):
+    """Nearest positive hit with a capped cylinder along z: ``(t [R], n [R,3])``.
+
+    Side: ``|(o + t d - c)_xy|^2 = r^2`` with the hit inside ``z``; caps: planes ``z0`` and ``z1`` inside ``r``.
+
+    >>> t, n = intersect_cylinder(np.array([[5.0, 0, 0]]), np.array([[-1.0, 0, 0]]), (0, 0), 1.0, (-1, 1))
+    >>> float(t[0]), n[0].tolist()
+    (4.0, [1.0, 0.0, 0.0])
+    """
+    px, py = o[:, 0] - center[0], o[:, 1] - center[1]
+    a = d[:, 0] ** 2 + d[:, 1] ** 2
+    b = 2 * (d[:, 0] * px + d[:, 1] * py)
+    c = px**2 + py**2 - radius**2
+    disc = b * b - 4 * a * c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_side = (-b - np.sqrt(np.maximum(disc, 0.0))) / (2 * a)
+    z_side = o[:, 2] + t_side * d[:, 2]
+    t_side = np.where((disc >= 0) & (a > 1e-12) & (t_side > 1e-9) & (z_side >= z[0]) & (z_side <= z[1]),
+                      t_side, _NO_HIT)
+    candidates, normals = [t_side], [np.stack([(px + t_side * d[:, 0]) / radius,
+                                               (py + t_side * d[:, 1]) / radius, np.zeros_like(px)], -1)]
+    for z_cap, sign in ((z[1], 1.0), (z[0], -1.0)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_cap = (z_cap - o[:, 2]) / d[:, 2]
+            inside = (px + t_cap * d[:, 0]) ** 2 + (py + t_cap * d[:, 1]) ** 2 <= radius**2
+        candidates.append(np.where(np.isfinite(t_cap) & (t_cap > 1e-9) & inside, t_cap, _NO_HIT))
+        normals.append(np.broadcast_to(np.array([0.0, 0.0, sign]), o.shape))
+    t_all = np.stack(candidates)
+    best = t_all.argmin(axis=0)
+    n = np.stack(normals)[best, np.arange(len(o))]
+    return t_all[best, np.arange(len(o))], np.nan_to_num(n)
+
+
+def _checker(p: np.ndarray, period: float) -> np.ndarray:
+    return (np.floor(p / period).sum(axis=-1) % 2).astype(np.float64)
+
+
+def _albedo(texture: str, p: np.ndarray, geometry: dict) -> np.ndarray:
+    """Procedural albedo ``[R,3]`` at surface points ``p`` (smooth bands, checkers, stripes)."""
+    if texture == "plinth":
+        r = np.linalg.norm(p[:, :2], axis=-1)
+        w = (0.5 + 0.5 * np.cos(4.0 * np.pi * r))[:, None]
+        return w * np.array([0.85, 0.8, 0.7]) + (1 - w) * np.array([0.45, 0.4, 0.38])
+    if texture == "bands":
+        q = (p - np.asarray(geometry["center"])) / geometry["radius"]
+        lon = np.arctan2(q[:, 1], q[:, 0])
+        w = (0.5 + 0.5 * np.sin(3 * lon) * np.cos(5 * q[:, 2]))[:, None]
+        return w * np.array([0.95, 0.55, 0.15]) + (1 - w) * np.array([0.25, 0.1, 0.55])
+    if texture == "checker":
+        local = (p - np.asarray(geometry["center"])) @ _rotation_z(geometry["angle"])
+        w = _checker(local + 1e-4, 0.2133)[:, None]
+        return w * np.array([0.15, 0.35, 0.85]) + (1 - w) * np.array([0.95, 0.85, 0.2])
+    if texture == "sphere_checker":
+        q = (p - np.asarray(geometry["center"])) / geometry["radius"]
+        lon, lat = np.arctan2(q[:, 1], q[:, 0]), np.arcsin(np.clip(q[:, 2], -1, 1))
+        w = ((np.floor(lon / (np.pi / 4)) + np.floor(lat / (np.pi / 4))) % 2)[:, None]
+        return w * np.array([0.9, 0.15, 0.15]) + (1 - w) * np.array([0.95, 0.95, 0.95])
+    if texture == "stripes":
+        w = (0.5 + 0.5 * np.sin(2 * np.pi * p[:, 2] / 0.25))[:, None]
+        return w * np.array([0.1, 0.6, 0.3]) + (1 - w) * np.array([0.8, 0.95, 0.6])
+    raise ValueError(f"unknown texture {texture!r}")
+
+
+_INTERSECT = {"sphere": intersect_sphere, "box": intersect_box, "cylinder": intersect_cylinder}
+
+
+def render_embedded(pose: np.ndarray, K: np.ndarray, H: int, W: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ray-trace the embedded scene from one camera: ``(rgb [H,W,3], alpha [H,W], ray depth [H,W])``.
+
+    Background pixels have alpha 0, rgb 0 and depth 0.
+    """
+    origins, dirs = camera_rays(pose, K, H, W)
+    o, d = origins.reshape(-1, 3), dirs.reshape(-1, 3)
+    hits = [_INTERSECT[kind](o, d, **geometry) for kind, geometry, _ in EMBEDDED_SOLIDS]
+    t_all = np.stack([t for t, _ in hits])
+    nearest = t_all.argmin(axis=0)
+    t = t_all[nearest, np.arange(len(o))]
+    hit = np.isfinite(t)
+    rgb = np.zeros_like(o)
+    for k, (_, geometry, texture) in enumerate(EMBEDDED_SOLIDS):
+        sel = hit & (nearest == k)
+        p = o[sel] + t[sel, None] * d[sel]
+        shade = 0.3 + 0.7 * np.clip(hits[k][1][sel] @ LIGHT_DIRECTION, 0.0, None)
+        rgb[sel] = _albedo(texture, p, geometry) * shade[:, None]
+    depth = np.where(hit, t, 0.0)
+    return rgb.reshape(H, W, 3), hit.reshape(H, W).astype(np.float64), depth.reshape(H, W)
+
+
+def embedded_camera_positions(split: str, n: int, distance: float = EMBEDDED_DISTANCE) -> np.ndarray:
+    """Deterministic camera centres ``[n, 3]`` on the upper hemisphere (elevation 10..75 deg).
+
+    train: Fibonacci spiral; val: uniform at random (seed 1); test: a ring at 30 deg elevation.
+    """
+    if split == "train":
+        k = np.arange(n) + 0.5
+        elevation = np.arcsin(np.sin(np.radians(10)) + (np.sin(np.radians(75)) - np.sin(np.radians(10))) * k / n)
+        azimuth = np.pi * (3 - np.sqrt(5)) * k
+    elif split == "val":
+        rng = np.random.default_rng(1)
+        elevation = np.arcsin(rng.uniform(np.sin(np.radians(10)), np.sin(np.radians(75)), n))
+        azimuth = rng.uniform(0, 2 * np.pi, n)
+    elif split == "test":
+        elevation = np.full(n, np.radians(30.0))
+        azimuth = 2 * np.pi * (np.arange(n) + 0.37) / n
+    else:
+        raise ValueError(f"unknown split {split!r}: choose train, val or test")
+    return distance * np.stack([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
+                                np.sin(elevation)], axis=-1)
+
+
+def write_embedded_scene(folder: Path | str, size: int = EMBEDDED_SIZE, views: dict | None = None) -> Path:
+    """Render the embedded scene into ``folder`` in the Blender layout (RGBA PNGs + ray-depth .npy)."""
+    folder = Path(folder)
+    views = views or EMBEDDED_VIEWS
+    focal = focal_from_fov(EMBEDDED_CAMERA_ANGLE_X, size)
+    K = np.array([[focal, 0, size / 2], [0, focal, size / 2], [0, 0, 1]])
+    for split, n in views.items():
+        (folder / split).mkdir(parents=True, exist_ok=True)
+        frames = []
+        for i, eye in enumerate(embedded_camera_positions(split, n)):
+            pose = look_at(eye)
+            rgb, alpha, depth = render_embedded(pose, K, size, size)
+            rgba = np.concatenate([rgb, alpha[..., None]], axis=-1)
+            iio.imwrite(folder / split / f"r_{i}.png", np.round(rgba * 255).astype(np.uint8))
+            np.save(folder / split / f"r_{i}_depth.npy", depth.astype(np.float32))
+            frames.append({"file_path": f"./{split}/r_{i}", "depth_file_path": f"./{split}/r_{i}_depth.npy",
+                           "transform_matrix": pose.tolist()})
+        meta = {"camera_angle_x": EMBEDDED_CAMERA_ANGLE_X, "near": 2.0, "far": 6.0,
+                "scene_box": EMBEDDED_SCENE_BOX.tolist(), "depth_type": "ray",
+                "generator": f"depthnerf.data.write_embedded_scene v{EMBEDDED_VERSION}", "frames": frames}
+        (folder / f"transforms_{split}.json").write_text(json.dumps(meta, indent=1))
+    return folder
+
+
+def ensure_embedded_scene(root: Path | str = "data") -> Path:
+    """``root/embedded``, generated on first use (into a temporary folder, then renamed: atomic).
+
+    An existing folder made by another generator version is replaced.
+    """
+    target = Path(root) / "embedded"
+    expected = f"depthnerf.data.write_embedded_scene v{EMBEDDED_VERSION}"
+    meta_file = target / "transforms_test.json"
+    if meta_file.exists() and json.loads(meta_file.read_text()).get("generator") == expected:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".embedded-", dir=target.parent))
+    write_embedded_scene(tmp)
+    if target.exists():
+        stale = Path(tempfile.mkdtemp(prefix=".embedded-stale-", dir=target.parent))
+        os.replace(target, stale / "embedded")
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process finished first: keep its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class DataError(ValueError):
+    """A dataset file is missing, unreadable or inconsistent (the message names the file)."""
+
+
+def read_image(path: Path | str) -> np.ndarray:
+    """Read an 8- or 16-bit image as float32 ``[H, W, C]`` in [0, 1] (C = 1, 3 or 4)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: image file is missing")
+    try:
+        raw = iio.imread(path)
+    except Exception as err:  # imageio raises many kinds of errors for corrupt files
+        raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from err
+    if raw.dtype not in (np.uint8, np.uint16):
+        raise DataError(f"{path}: expected an 8- or 16-bit image, got dtype {raw.dtype}")
+    image = raw.astype(np.float32) / np.iinfo(raw.dtype).max
+    return image[..., None] if image.ndim == 2 else image
+
+
+def downscale_area(image: np.ndarray, factor: int) -> np.ndarray:
+    """Average ``factor x factor`` blocks of ``[H, W, ...]`` (a remainder at the bottom/right is cropped).
+
+    >>> downscale_area(np.arange(16.0).reshape(4, 4), 2)
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    if factor == 1:
+        return image
+    H, W = image.shape[0] // factor * factor, image.shape[1] // factor * factor
+    blocks = image[:H, :W].reshape(H // factor, factor, W // factor, factor, *image.shape[2:])
+    return blocks.mean(axis=(1, 3))
+
+
+def downscale_depth(depth: np.ndarray, mask: np.ndarray, factor: int, rel_spread: float = 0.05):
+    """Downscale dense depth ``[H, W]``: mean of the valid sub-pixels of each block, valid only if at
+    least half of the block is valid and the valid values agree (``max - min <= rel_spread * mean``).
+
+    >>> d = np.array([[2.0, 2.0, 3.0, 0.0], [2.0, 2.1, 5.0, 0.0]])
+    >>> depth, mask = downscale_depth(d, d > 0, 2)
+    >>> np.round(depth, 3).tolist(), mask.tolist()   # left: mean 2.025; right: 3 and 5 disagree -> invalid
+    ([[2.025, 0.0]], [[True, False]])
+    """
+    if factor == 1:
+        return depth, mask
+    H, W = depth.shape[0] // factor * factor, depth.shape[1] // factor * factor
+    shape = (H // factor, factor, W // factor, factor)
+    d, m = depth[:H, :W].reshape(shape), mask[:H, :W].reshape(shape)
+    count = m.sum(axis=(1, 3))
+    mean = np.where(m, d, 0.0).sum(axis=(1, 3)) / np.maximum(count, 1)
+    spread = np.where(m, d, -np.inf).max(axis=(1, 3)) - np.where(m, d, np.inf).min(axis=(1, 3))
+    valid = (count * 2 >= factor * factor) & (count > 0) & (spread <= rel_spread * mean)
+    return np.where(valid, mean, 0.0).astype(depth.dtype), valid
+
+
+def check_depth(depth: np.ndarray, path: Path | str, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Reject NaN/inf, negative values and a wrong ``[H, W]`` shape, naming the file."""
+    if depth.ndim == 3 and depth.shape[-1] == 1:
+        depth = depth[..., 0]
+    if depth.ndim != 2:
+        raise DataError(f"{path}: depth must be a 2-D array [H, W], got shape {depth.shape}")
+    if shape is not None and depth.shape != tuple(shape):
+        raise DataError(f"{path}: depth shape {depth.shape} does not match the image shape {tuple(shape)}")
+    if not np.isfinite(depth).all():
+        raise DataError(f"{path}: depth holds {int((~np.isfinite(depth)).sum())} NaN or infinite values")
+    if (depth < 0).any():
+        raise DataError(f"{path}: depth holds {int((depth < 0).sum())} negative values (min {depth.min():g})")
+    return depth
+
+
+def read_depth_file(path: Path | str, K: np.ndarray, depth_type: str = "z",
+                    unit_scale: float | None = None, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read one depth map and return **ray depth** ``[H, W]`` float32 (0 = no measurement).
+
+    * ``.npy`` / ``.npz`` (first array, or the one named ``depth``): float values times ``unit_scale``
+      (default 1);
+    * integer PNG (16-bit, nerfstudio's convention): raw values times ``unit_scale`` (default
+      ``1e-3``: millimetres to metres, nerfstudio's ``depth_unit_scale_factor``).
+
+    ``depth_type`` says what the file holds: ``"ray"`` (distance along the ray) or ``"z"`` (camera
+    z-depth, converted with :func:`z_depth_to_ray_depth`). ``K`` are the intrinsics at the file's
+    resolution. NaN, negative values and a shape other than ``shape`` raise :class:`DataError`.
+    """
+    path = Path(path)
+    if depth_type not in ("ray", "z"):
+        raise DataError(f"{path}: depth_type must be 'ray' or 'z', got {depth_type!r}")
+    if not path.is_file():
+        raise DataError(f"{path}: depth file is missing")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            depth = np.load(path)
+        elif suffix == ".npz":
+            with np.load(path) as archive:
+                depth = archive["depth"] if "depth" in archive else archive[archive.files[0]]
+        else:
+            raw = iio.imread(path)
+            if not np.issubdtype(raw.dtype, np.integer):
+                raise DataError(f"{path}: a depth PNG must hold integers, got {raw.dtype}")
+            depth = raw[..., 0] if raw.ndim == 3 else raw
+            unit_scale = 1e-3 if unit_scale is None else unit_scale
+    except DataError:
+        raise
+    except Exception as err:
+        raise DataError(f"{path}: cannot read depth ({type(err).__name__}: {err})") from err
+    depth = check_depth(np.asarray(depth, dtype=np.float64) * (1.0 if unit_scale is None else unit_scale),
+                        path, shape)
+    if depth_type == "z":
+        depth = z_depth_to_ray_depth(depth, K)
+    return depth.astype(np.float32)
+
+
+BLENDER_NEAR, BLENDER_FAR = 2.0, 6.0
+BLENDER_SCENE_BOX = np.array([[-1.5, -1.5, -1.5], [1.5, 1.5, 1.5]], dtype=np.float32)
+
+
+def pick_views(n_total: int, max_views: int | None, how: str = "even") -> np.ndarray:
+    """Indices of at most ``max_views`` of ``n_total`` views: the ``first`` ones, or ``even``ly spread.
+
+    >>> pick_views(10, 4).tolist(), pick_views(10, 4, "first").tolist(), pick_views(3, None).tolist()
+    ([0, 3, 6, 9], [0, 1, 2, 3], [0, 1, 2])
+    """
+    if max_views is None or max_views >= n_total:
+        return np.arange(n_total)
+    if max_views < 1:
+        raise ValueError(f"max_views must be at least 1, got {max_views}")
+    if how == "first":
+        return np.arange(max_views)
+    if how == "even":
+        return np.unique(np.round(np.linspace(0, n_total - 1, max_views)).astype(np.int64))
+    raise ValueError(f"unknown view subset {how!r}: choose 'first' or 'even'")
+
+
+def _blender_intrinsics(meta: dict, H: int, W: int, path: Path) -> np.ndarray:
+    if "fl_x" in meta:
+        fx, fy = float(meta["fl_x"]), float(meta.get("fl_y", meta["fl_x"]))
+    elif "camera_angle_x" in meta:
+        fx = fy = focal_from_fov(float(meta["camera_angle_x"]), W)
+    else:
+        raise DataError(f"{path}: needs camera_angle_x or fl_x to know the focal length")
+    if "w" in meta and "h" in meta and (int(meta["w"]), int(meta["h"])) != (W, H):
+        raise DataError(f"{path}: says images are {meta['w']}x{meta['h']} but they are {W}x{H}")
+    cx, cy = float(meta.get("cx", W / 2)), float(meta.get("cy", H / 2))
+    return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], dtype=np.float64)
+
+
+def _load_blender_frame(folder: Path, frame: dict, meta: dict, json_path: Path, downscale: int,
+                        background: np.ndarray, depth_type: str | None, first_shape):
+    file_path = frame.get("file_path")
+    if file_path is None or "transform_matrix" not in frame:
+        raise DataError(f"{json_path}: a frame lacks file_path or transform_matrix: {frame}")
+    image_path = folder / file_path
+    if image_path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".exr"):
+        image_path = image_path.with_name(image_path.name + ".png")
+    image = read_image(image_path)
+    H, W = image.shape[:2]
+    if first_shape is not None and (H, W) != first_shape:
+        raise DataError(f"{image_path}: is {W}x{H} but the first image of {json_path.name} is "
+                        f"{first_shape[1]}x{first_shape[0]}")
+    if image.shape[-1] == 4:
+        alpha = image[..., 3]
+        rgb = image[..., :3] * alpha[..., None] + background * (1 - alpha[..., None])
+    else:
+        alpha, rgb = None, np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+    K = _blender_intrinsics(meta, H, W, json_path)
+    depth = mask = None
+    if "depth_file_path" in frame:
+        depth_path = folder / frame["depth_file_path"]
+        kind = depth_type or frame.get("depth_type") or meta.get("depth_type", "z")
+        scale = frame.get("depth_unit_scale_factor", meta.get("depth_unit_scale_factor"))
+        depth = read_depth_file(depth_path, K, kind, scale, shape=(H, W))
+        depth, mask = downscale_depth(depth, depth > 0, downscale)
+    rgb = downscale_area(rgb, downscale).astype(np.float32)
+    alpha = None if alpha is None else downscale_area(alpha, downscale).astype(np.float32)
+    return str(image_path), rgb, alpha, depth, mask, (H, W), K
+
+
+def load_blender(folder: Path | str, split: str = "train", downscale: int = 1,
+                 background=(1.0, 1.0, 1.0), max_views: int | None = None, view_subset: str = "even",
+                 depth_type: str | None = None, workers: int | None = None) -> SceneData:
+    """Load a Blender-layout scene (``transforms_{split}.json`` + PNGs) into :class:`SceneData`.
+
+    ``downscale``: integer area-downscaling factor. ``background``: RGB the RGBA images are
+    composited on. ``max_views``/``view_subset``: see :func:`pick_views`. ``depth_type``: overrides the
+    JSON's ``depth_type`` for ``depth_file_path`` files. ``workers``: decoding threads.
+    """
+    folder = Path(folder)
+    json_path = folder / f"transforms_{split}.json"
+    if not json_path.is_file():
+        raise DataError(f"{json_path}: missing (a Blender-layout scene needs transforms_{split}.json)")
+    try:
+        meta = json.loads(json_path.read_text())
+    except json.JSONDecodeError as err:
+        raise DataError(f"{json_path}: not valid JSON ({err})") from err
+    frames = meta.get("frames")
+    if not frames:
+        raise DataError(f"{json_path}: has no frames")
+    if int(downscale) != downscale or downscale < 1:
+        raise ValueError(f"downscale must be a positive integer, got {downscale}")
+    frames = [frames[i] for i in pick_views(len(frames), max_views, view_subset)]
+    background = np.asarray(background, dtype=np.float32)
+    first = _load_blender_frame(folder, frames[0], meta, json_path, downscale, background, depth_type, None)
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
+        rest = list(pool.map(lambda f: _load_blender_frame(folder, f, meta, json_path, downscale, background,
+                                                           depth_type, first[5]), frames[1:]))
+    loaded = [first] + rest
+    K = first[6].copy()
+    K[:2] /= downscale
+    has_depth = [item[3] is not None for item in loaded]
+    if any(has_depth) and not all(has_depth):
+        raise DataError(f"{json_path}: {sum(has_depth)} of {len(frames)} frames have a depth_file_path; "
+                        "give it for every frame or none")
+    poses = np.array([np.asarray(f["transform_matrix"], dtype=np.float64) for f in frames])
+    if poses.shape[1:] != (4, 4) or not np.isfinite(poses).all():
+        raise DataError(f"{json_path}: every transform_matrix must be a finite 4x4 matrix")
+    images = np.stack([item[1] for item in loaded])
+    return SceneData(
+        images=images, poses=poses.astype(np.float32),
+        intrinsics=np.repeat(K[None], len(frames), axis=0).astype(np.float32),
+        H=images.shape[1], W=images.shape[2],
+        near=float(meta.get("near", BLENDER_NEAR)), far=float(meta.get("far", BLENDER_FAR)),
+        background=background,
+        scene_box=np.asarray(meta.get("scene_box", BLENDER_SCENE_BOX), dtype=np.float32),
+        alphas=None if loaded[0][2] is None else np.stack([item[2] for item in loaded]),
+        depth=np.stack([item[3] for item in loaded]) if all(has_depth) else None,
+        depth_mask=np.stack([item[4] for item in loaded]) if all(has_depth) else None,
+        image_paths=[item[0] for item in loaded], name=folder.name, split=split,
+    )
+
+
+def load_dataset(data: str | Path, split: str = "train", downscale: int = 1, *, root: Path | str = "data",
+                 **options) -> SceneData:
+    """Load ``data``: ``"embedded"`` (generated into ``root/embedded`` on first use) or a folder holding a
+    Blender-layout scene (``transforms_{split}.json``) or an LLFF scene (``poses_bounds.npy``).
+
+    ``options`` go to the loader (:func:`load_blender`: background, max_views, view_subset, ...).
+    """
+    if str(data) == "embedded":
+        return load_blender(ensure_embedded_scene(root), split, downscale, **options)
+    folder = Path(data)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: dataset folder not found (expected 'embedded' or a scene folder)")
+    if (folder / f"transforms_{split}.json").exists() or any(folder.glob("transforms_*.json")):
+        return load_blender(folder, split, downscale, **options)
+    if (folder / "poses_bounds.npy").exists():
+        raise DataError(f"{folder}: LLFF scenes are not supported yet")
+    raise DataError(f"{folder}: neither transforms_{split}.json (Blender layout) nor poses_bounds.npy (LLFF) found")
