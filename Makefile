@@ -7,7 +7,7 @@ PROFILE ?= quick
 DATA ?= embedded
 RESULTS ?= results
 
-.PHONY: venv export pipeline test clean-results
+.PHONY: venv export pipeline test jupyter clean-results
 
 venv: $(STAMP)
 
@@ -25,6 +25,9 @@ pipeline: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+jupyter: $(STAMP)
+	$(VENV)/bin/jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --allow-root
 
 clean-results:
 	find $(RESULTS) -mindepth 1 -not -name README.md -delete

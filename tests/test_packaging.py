@@ -1,0 +1,35 @@
+"""Files that cannot run here (no Docker engine) are still checked for what they must contain."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_installs_requirements_and_runs_a_make_target():
+    text = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM\s+(\S+)", text, re.M)
+    assert base and base.group(1).startswith("python:3.11"), "base image must be named and match the venv's Python"
+    assert "COPY requirements.txt" in text and "pip install --no-cache-dir -r requirements.txt" in text
+    entry = re.search(r'^ENTRYPOINT \["make"\]', text, re.M)
+    cmd = re.search(r'^CMD \["(\w+)"\]', text, re.M)
+    assert entry and cmd
+    targets = re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M)
+    assert cmd.group(1) in targets and "jupyter" in targets
+
+
+def test_dockerignore_keeps_local_venv_and_data_out_of_the_image():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and "data" in ignored
+
+
+def test_compose_services_use_make_targets():
+    text = (ROOT / "docker-compose.yml").read_text()
+    targets = re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M)
+    for command in re.findall(r'command: \["(\w+)"', text):
+        assert command in targets
+
+
+def test_ci_runs_make_test_and_nothing_else():
+    lines = [l for l in (ROOT / ".ci" / "run").read_text().splitlines()
+             if l.strip() and not l.startswith("#") and not l.startswith("set ") and not l.startswith("cd ")]
+    assert lines == ["make test"]
