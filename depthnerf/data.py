@@ -396,6 +396,17 @@ def read_image(path: Path | str) -> np.ndarray:
     return image[..., None] if image.ndim == 2 else image
 
 
+def read_image_raw(path: Path | str) -> np.ndarray:
+    """Read an image's integer values unchanged (for depth PNGs), naming the file on failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file is missing")
+    try:
+        return iio.imread(path)
+    except Exception as err:
+        raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from err
+
+
 def downscale_area(image: np.ndarray, factor: int) -> np.ndarray:
     """Average ``factor x factor`` blocks of ``[H, W, ...]`` (a remainder at the bottom/right is cropped).
 
@@ -488,6 +499,29 @@ def read_depth_file(path: Path | str, K: np.ndarray, depth_type: str = "z",
     return depth.astype(np.float32)
 
 
+NERF_SYNTHETIC_DEPTH_MAX = 8.0  # t = 8 (1 - v / 255), derived and checked above
+
+
+def nerf_synthetic_depth(raw: np.ndarray, path: Path | str = "?", alpha: np.ndarray | None = None,
+                         shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Ray depth ``[H, W]`` from a NeRF-Synthetic 8-bit test depth PNG: ``t = 8 (1 - v / 255)``.
+
+    ``v = 0`` (background) and pixels with ``alpha < 1`` (anti-aliased edges) give 0 (invalid).
+
+    >>> nerf_synthetic_depth(np.array([[0, 255, 128]], dtype=np.uint8)).astype(float).round(4).tolist()
+    [[0.0, 0.0, 3.9843]]
+    """
+    if raw.dtype != np.uint8:
+        raise DataError(f"{path}: NeRF-Synthetic depth maps are 8-bit, got {raw.dtype}")
+    value = (raw[..., 0] if raw.ndim == 3 else raw).astype(np.float64)
+    if shape is not None and value.shape != tuple(shape):
+        raise DataError(f"{path}: depth shape {value.shape} does not match the image shape {tuple(shape)}")
+    valid = (value > 0) & (value < 255)
+    if alpha is not None:
+        valid &= alpha >= 1.0
+    return np.where(valid, NERF_SYNTHETIC_DEPTH_MAX * (1 - value / 255), 0.0).astype(np.float32)
+
+
 BLENDER_NEAR, BLENDER_FAR = 2.0, 6.0
 BLENDER_SCENE_BOX = np.array([[-1.5, -1.5, -1.5], [1.5, 1.5, 1.5]], dtype=np.float32)
 
@@ -542,6 +576,10 @@ def _load_blender_frame(folder: Path, frame: dict, meta: dict, json_path: Path, 
         alpha, rgb = None, np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
     K = _blender_intrinsics(meta, H, W, json_path)
     depth = mask = None
+    synthetic_depth = sorted(image_path.parent.glob(image_path.stem + "_depth_*.png"))
+    if "depth_file_path" not in frame and synthetic_depth:
+        depth = nerf_synthetic_depth(read_image_raw(synthetic_depth[0]), synthetic_depth[0], alpha, (H, W))
+        depth, mask = downscale_depth(depth, depth > 0, downscale)
     if "depth_file_path" in frame:
         depth_path = folder / frame["depth_file_path"]
         kind = depth_type or frame.get("depth_type") or meta.get("depth_type", "z")
@@ -606,6 +644,143 @@ def load_blender(folder: Path | str, split: str = "train", downscale: int = 1,
     )
 
 
+LLFF_BOUND_FACTOR = 0.75
+LLFF_HOLDOUT = 8
+
+
+def llff_to_opengl(poses_bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split ``poses_bounds [N, 17]`` into camera-to-world ``[N,4,4]`` (OpenGL axes), ``hwf [N,3]``
+    and ``bounds [N,2]``. LLFF's rotation columns (down, right, back) become (right, up, back).
+
+    >>> row = np.concatenate([np.array([[0, 1, 0, 5, 480], [1, 0, 0, 6, 640], [0, 0, 1, 7, 500.0]]).ravel(), [2, 9]])
+    >>> pose, hwf, bounds = llff_to_opengl(row[None])
+    >>> (pose[0] + 0.0).tolist(), hwf[0].tolist(), bounds[0].tolist()
+    ([[1.0, 0.0, 0.0, 5.0], [0.0, -1.0, 0.0, 6.0], [0.0, 0.0, 1.0, 7.0], [0.0, 0.0, 0.0, 1.0]], [480.0, 640.0, 500.0], [2.0, 9.0])
+    """
+    mats = poses_bounds[:, :15].reshape(-1, 3, 5).astype(np.float64)
+    poses = np.tile(np.eye(4), (len(mats), 1, 1))
+    poses[:, :3, 0], poses[:, :3, 1], poses[:, :3, 2] = mats[:, :, 1], -mats[:, :, 0], mats[:, :, 2]
+    poses[:, :3, 3] = mats[:, :, 3]
+    return poses, mats[:, :, 4], poses_bounds[:, 15:17].astype(np.float64)
+
+
+def average_pose(poses: np.ndarray) -> np.ndarray:
+    """The mean camera ``[4,4]``: mean centre, mean back axis, mean up (re-orthonormalised)."""
+    back = poses[:, :3, 2].sum(0)
+    back /= np.linalg.norm(back)
+    right = np.cross(poses[:, :3, 1].sum(0), back)
+    right /= np.linalg.norm(right)
+    mean = np.eye(4)
+    mean[:3, 0], mean[:3, 1], mean[:3, 2], mean[:3, 3] = right, np.cross(back, right), back, poses[:, :3, 3].mean(0)
+    return mean
+
+
+def frustum_box(poses: np.ndarray, intrinsics: np.ndarray, H: int, W: int, near: float, far: float) -> np.ndarray:
+    """Axis-aligned box ``[2,3]`` around every view's frustum between ray depths ``near`` and ``far``."""
+    corners = []
+    for pose, K in zip(poses, intrinsics):
+        origins, dirs = camera_rays(pose, K, H, W)
+        rim = dirs[[0, 0, -1, -1], [0, -1, 0, -1]]
+        corners += [origins[0, 0] + t * rim for t in (near, far)]
+    corners = np.concatenate(corners)
+    return np.stack([corners.min(0), corners.max(0)]).astype(np.float32)
+
+
+def ndc_rays(origins: np.ndarray, dirs: np.ndarray, K: np.ndarray, H: int, W: int, near_plane: float = 1.0):
+    """NeRF's NDC mapping of rays (given in the frame of the average camera, looking along -z).
+
+    Origins are moved to the plane ``z = -near_plane``; then
+    ``o' = (-fx/(W/2) ox/oz, -fy/(H/2) oy/oz, 1 + 2 near/oz)`` and
+    ``d' = (-fx/(W/2) (dx/dz - ox/oz), -fy/(H/2) (dy/dz - oy/oz), -2 near/oz)``; NDC depth runs 0..1.
+
+    >>> o, d = ndc_rays(np.array([[0.0, 0, 0]]), np.array([[0.0, 0, -1]]), np.diag([1.0, 1, 1]), 2, 2)
+    >>> (o + 0.0).tolist(), (d + 0.0).tolist()
+    ([[0.0, 0.0, -1.0]], [[0.0, 0.0, 2.0]])
+    """
+    t = -(near_plane + origins[..., 2]) / dirs[..., 2]
+    o = origins + t[..., None] * dirs
+    ax, ay = -K[0, 0] / (W / 2), -K[1, 1] / (H / 2)
+    ox, oy, oz = o[..., 0], o[..., 1], o[..., 2]
+    o_ndc = np.stack([ax * ox / oz, ay * oy / oz, 1 + 2 * near_plane / oz], -1)
+    d_ndc = np.stack([ax * (dirs[..., 0] / dirs[..., 2] - ox / oz), ay * (dirs[..., 1] / dirs[..., 2] - oy / oz),
+                      -2 * near_plane / oz], -1)
+    return o_ndc, d_ndc
+
+
+def _llff_image_folder(folder: Path, downscale: int) -> tuple[Path, int]:
+    for k in sorted((d for d in range(1, downscale + 1) if downscale % d == 0), reverse=True):
+        candidate = folder / ("images" if k == 1 else f"images_{k}")
+        if candidate.is_dir():
+            return candidate, downscale // k
+    available = sorted(p.name for p in folder.glob("images*") if p.is_dir())
+    raise DataError(f"{folder}: no image folder for downscale {downscale} (need images_k with k dividing "
+                    f"{downscale}); found {available}")
+
+
+def llff_world_transform(folder: Path | str) -> dict:
+    """The LLFF normalisation of a scene: OpenGL poses, bounds, ``scale`` and ``recentre`` (``[4,4]``,
+    the inverse average pose) such that ``scene = recentre @ (scale * colmap_world)`` for positions."""
+    path = Path(folder) / "poses_bounds.npy"
+    if not path.is_file():
+        raise DataError(f"{path}: missing (an LLFF scene needs poses_bounds.npy)")
+    try:
+        raw = np.load(path)
+    except Exception as err:
+        raise DataError(f"{path}: cannot read ({type(err).__name__}: {err})") from err
+    if raw.ndim != 2 or raw.shape[1] != 17 or not np.isfinite(raw).all():
+        raise DataError(f"{path}: expected a finite [N, 17] array, got shape {raw.shape}")
+    poses, hwf, bounds = llff_to_opengl(raw)
+    if (bounds <= 0).any():
+        raise DataError(f"{path}: near/far bounds must be positive")
+    scale = 1.0 / (bounds.min() * LLFF_BOUND_FACTOR)
+    poses[:, :3, 3] *= scale
+    recentre = np.linalg.inv(average_pose(poses))
+    return dict(poses=recentre @ poses, hwf=hwf, bounds=bounds * scale, scale=scale, recentre=recentre)
+
+
+def load_llff(folder: Path | str, split: str = "train", downscale: int = 8, ndc: bool = False,
+              max_views: int | None = None, view_subset: str = "even", background=(1.0, 1.0, 1.0),
+              workers: int | None = None) -> SceneData:
+    """Load an LLFF scene (``poses_bounds.npy`` + ``images_k/``) with NeRF's rescale and recentring."""
+    folder = Path(folder)
+    world = llff_world_transform(folder)
+    image_folder, extra = _llff_image_folder(folder, downscale)
+    files = sorted(p for p in image_folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    if len(files) != len(world["poses"]):
+        raise DataError(f"{image_folder}: {len(files)} images but {folder / 'poses_bounds.npy'} has "
+                        f"{len(world['poses'])} poses")
+    every = np.arange(len(files))
+    held = every[::LLFF_HOLDOUT]
+    chosen = {"train": np.setdiff1d(every, held), "test": held, "val": held, "all": every}.get(split)
+    if chosen is None:
+        raise ValueError(f"unknown split {split!r}: choose train, val, test or all")
+    chosen = chosen[pick_views(len(chosen), max_views, view_subset)]
+
+    def read(path):
+        image = read_image(path)[..., :3]
+        return downscale_area(image, extra).astype(np.float32)
+
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
+        images = list(pool.map(read, [files[i] for i in chosen]))
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        raise DataError(f"{image_folder}: images differ in size: {sorted(shapes)}")
+    H, W = images[0].shape[:2]
+    full_h, full_w, focal = world["hwf"][0]
+    f = focal * W / full_w
+    K = np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1]])  # square pixels: LLFF stores one focal
+    poses = world["poses"][chosen]
+    near, far = 0.9 * world["bounds"].min(), world["bounds"].max()
+    intrinsics = np.repeat(K[None], len(chosen), axis=0)
+    box = np.array([[-1, -1, -1], [1, 1, 1]], np.float32) if ndc else frustum_box(poses, intrinsics, H, W, near, far)
+    return SceneData(
+        images=np.stack(images), poses=poses.astype(np.float32), intrinsics=intrinsics.astype(np.float32),
+        H=H, W=W, near=0.0 if ndc else float(near), far=1.0 if ndc else float(far),
+        background=np.asarray(background, np.float32), scene_box=box,
+        image_paths=[str(files[i]) for i in chosen], name=folder.name, split=split, ndc=ndc,
+    )
+
+
 def load_dataset(data: str | Path, split: str = "train", downscale: int = 1, *, root: Path | str = "data",
                  **options) -> SceneData:
     """Load ``data``: ``"embedded"`` (generated into ``root/embedded`` on first use) or a folder holding a
@@ -621,5 +796,57 @@ def load_dataset(data: str | Path, split: str = "train", downscale: int = 1, *, 
     if (folder / f"transforms_{split}.json").exists() or any(folder.glob("transforms_*.json")):
         return load_blender(folder, split, downscale, **options)
     if (folder / "poses_bounds.npy").exists():
-        raise DataError(f"{folder}: LLFF scenes are not supported yet")
+        return load_llff(folder, split, downscale, **options)
     raise DataError(f"{folder}: neither transforms_{split}.json (Blender layout) nor poses_bounds.npy (LLFF) found")
+
+
+def select_views(data: SceneData, n: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``n`` views spread over the cameras (farthest-point sampling of the centres), sorted.
+
+    >>> poses = np.tile(np.eye(4), (4, 1, 1)); poses[:, 0, 3] = [0.0, 1.0, 2.0, 10.0]
+    >>> s = SceneData(np.zeros((4, 1, 1, 3)), poses, np.tile(np.eye(3), (4, 1, 1)), 1, 1, 2.0, 6.0,
+    ...               np.ones(3), np.zeros((2, 3)), image_paths=list("abcd"))
+    >>> select_views(s, 2, seed=0).tolist(), select_views(s, 3, seed=3).tolist()
+    ([0, 3], [0, 2, 3])
+    """
+    total = len(data)
+    if not 1 <= n <= total:
+        raise ValueError(f"cannot select {n} of {total} views")
+    centres = data.poses[:, :3, 3].astype(np.float64)
+    chosen = [int(np.random.default_rng(seed).integers(total))]
+    gap = np.linalg.norm(centres - centres[chosen[0]], axis=1)
+    while len(chosen) < n:
+        chosen.append(int(np.argmax(gap)))
+        gap = np.minimum(gap, np.linalg.norm(centres - centres[chosen[-1]], axis=1))
+    return np.sort(np.array(chosen))
+
+
+def corrupt_depth(data: SceneData, noise_std: float = 0.0, keep_fraction: float = 1.0, scale: float = 1.0,
+                  seed: int = 0) -> SceneData:
+    """A copy of ``data`` whose valid depth is scaled by ``scale``, given Gaussian noise of ``noise_std``
+    scene units and thinned to ``keep_fraction`` of its valid pixels (deterministic for a ``seed``).
+
+    >>> s = SceneData(np.zeros((1, 2, 2, 3)), np.eye(4)[None], np.eye(3)[None], 2, 2, 2.0, 6.0, np.ones(3),
+    ...               np.zeros((2, 3)), depth=np.full((1, 2, 2), 4.0), depth_mask=np.ones((1, 2, 2), bool))
+    >>> corrupt_depth(s, scale=1.1).depth[0, 0].astype(float).round(4).tolist(), int(corrupt_depth(s, keep_fraction=0.5).depth_mask.sum())
+    ([4.4, 4.4], 2)
+    """
+    if data.depth is None or data.depth_mask is None:
+        raise ValueError(f"{data.name}/{data.split}: has no depth to corrupt")
+    if not 0.0 <= keep_fraction <= 1.0 or noise_std < 0 or scale <= 0:
+        raise ValueError("need 0 <= keep_fraction <= 1, noise_std >= 0 and scale > 0")
+    rng = np.random.default_rng(seed)
+    mask = data.depth_mask.copy()
+    depth = np.where(mask, data.depth.astype(np.float64) * scale, 0.0)
+    if noise_std > 0:
+        depth += np.where(mask, rng.normal(0.0, noise_std, depth.shape), 0.0)
+        mask &= depth > 0
+    valid = np.flatnonzero(mask)
+    n_keep = int(round(keep_fraction * len(valid)))
+    dropped = rng.choice(valid, size=len(valid) - n_keep, replace=False)
+    mask.flat[dropped] = False
+    sigma = data.depth_sigma
+    if noise_std > 0:
+        sigma = np.full(depth.shape, noise_std) if sigma is None else np.sqrt(sigma.astype(np.float64) ** 2 + noise_std**2)
+    return replace(data, depth=np.where(mask, depth, 0.0).astype(np.float32), depth_mask=mask,
+                   depth_sigma=None if sigma is None else np.where(mask, sigma, 0.0).astype(np.float32))

@@ -137,3 +137,223 @@ def test_embedded_scene_box_bounds_the_content(embedded_root):
     assert (points >= s.scene_box[0] - 1e-4).all() and (points <= s.scene_box[1] + 1e-4).all()
     extent = points.max(0) - points.min(0)
     assert (extent > 0.9 * (s.scene_box[1] - s.scene_box[0])).all(), "scene_box should be tight"
+
+
+def _copy_split(src: Path, dst: Path, split: str, n: int) -> Path:
+    """A small Blender-layout copy of ``n`` frames of one split (for the depth/bad-input tests)."""
+    meta = json.loads((src / f"transforms_{split}.json").read_text())
+    meta["frames"] = meta["frames"][:n]
+    (dst / split).mkdir(parents=True, exist_ok=True)
+    for frame in meta["frames"]:
+        shutil.copy(src / (frame["file_path"] + ".png"), dst / (frame["file_path"] + ".png"))
+        if "depth_file_path" in frame:
+            shutil.copy(src / frame["depth_file_path"], dst / frame["depth_file_path"])
+    (dst / f"transforms_{split}.json").write_text(json.dumps(meta))
+    return dst
+
+
+@pytest.fixture
+def small_scene(embedded_root, tmp_path):
+    return _copy_split(embedded_root / "embedded", tmp_path / "scene", "train", 3)
+
+
+def _edit_meta(folder, split, edit):
+    path = folder / f"transforms_{split}.json"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+def test_z_depth_png_in_millimetres_is_converted_to_ray_depth(small_scene):
+    """nerfstudio's convention: 16-bit PNG of z-depth in mm, times depth_unit_scale_factor."""
+    exact = D.load_dataset(small_scene, "train")
+    for k, path in enumerate(exact.image_paths):
+        z_mm = np.round(exact.z_depth()[k] * 1000).astype(np.uint16)
+        iio.imwrite(Path(path).with_name(f"z_{k}.png"), z_mm)
+
+    def to_png(meta):
+        meta.pop("depth_type")
+        for k, frame in enumerate(meta["frames"]):
+            frame["depth_file_path"] = f"./train/z_{k}.png"
+    _edit_meta(small_scene, "train", to_png)
+    loaded = D.load_dataset(small_scene, "train")
+    assert (loaded.depth_mask == exact.depth_mask).all()
+    error = np.abs(loaded.depth - exact.depth)[exact.depth_mask]
+    assert error.max() < 0.0006 / 0.9 and error.max() > 0  # half a millimetre of rounding, over cos
+    off_axis = exact.depth_mask & (np.abs(exact.z_depth() - exact.depth) > 0.01)
+    assert off_axis.any(), "the test needs pixels where z-depth and ray depth differ"
+    _edit_meta(small_scene, "train", lambda m: m.update(depth_type="ray"))
+    assert np.abs(D.load_dataset(small_scene, "train").depth - exact.depth)[off_axis].min() > 0.009
+
+
+def test_float_depth_as_z_depth_npz(small_scene):
+    exact = D.load_dataset(small_scene, "train")
+    for k, path in enumerate(exact.image_paths):
+        np.savez(Path(path).with_name(f"z_{k}.npz"), depth=exact.z_depth()[k])
+    _edit_meta(small_scene, "train", lambda m: [f.update(depth_file_path=f"./train/z_{k}.npz")
+                                                 for k, f in enumerate(m["frames"])])
+    loaded = D.load_dataset(small_scene, "train", depth_type="z")
+    assert np.allclose(loaded.depth, exact.depth, atol=1e-5)
+
+
+def test_downscaled_depth_never_mixes_surfaces(embedded_root):
+    full = D.load_dataset("embedded", "val", 1, root=embedded_root)
+    half = D.load_dataset("embedded", "val", 4, root=embedded_root)
+    assert half.depth.shape == (10, 50, 50)
+    blocks = full.depth.reshape(10, 50, 4, 50, 4)
+    lo = np.where(full.depth_mask.reshape(blocks.shape), blocks, np.inf).min(axis=(2, 4))
+    hi = blocks.max(axis=(2, 4))
+    m = half.depth_mask
+    assert (half.depth[m] >= lo[m] - 1e-5).all() and (half.depth[m] <= hi[m] + 1e-5).all()
+    assert ((hi - lo)[m] <= 0.05 * half.depth[m] + 1e-6).all()
+    assert not m[half.alphas < 0.5].any(), "mostly-background pixels must not carry depth"
+    assert 0.3 < m.mean() < full.depth_mask.mean()
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_missing_transforms_json_names_the_file(tmp_path):
+    (tmp_path / "transforms_train.json").write_text(json.dumps({"camera_angle_x": 0.7, "frames": []}))
+    with pytest.raises(D.DataError, match="transforms_val.json"):
+        D.load_dataset(tmp_path, "val")
+    with pytest.raises(D.DataError, match="has no frames"):
+        D.load_dataset(tmp_path, "train")
+
+
+def test_missing_image_names_the_file(small_scene):
+    (small_scene / "train" / "r_1.png").unlink()
+    with pytest.raises(D.DataError, match=r"r_1\.png: image file is missing"):
+        D.load_dataset(small_scene, "train")
+
+
+def test_unreadable_png_names_the_file(small_scene):
+    (small_scene / "train" / "r_2.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(D.DataError, match=r"r_2\.png: cannot read image"):
+        D.load_dataset(small_scene, "train")
+
+
+def test_image_size_mismatch_names_the_file(small_scene):
+    iio.imwrite(small_scene / "train" / "r_1.png", np.zeros((100, 100, 4), np.uint8))
+    with pytest.raises(D.DataError, match=r"r_1\.png: is 100x100 but the first image"):
+        D.load_dataset(small_scene, "train")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.nan, "NaN or infinite"), (-1.0, "negative values"), ("shape", "does not match the image shape")])
+def test_bad_depth_names_the_file(small_scene, bad, message):
+    path = small_scene / "train" / "r_1_depth.npy"
+    depth = np.load(path)
+    if bad == "shape":
+        depth = depth[:-1]
+    else:
+        depth[5, 5] = bad
+    np.save(path, depth)
+    with pytest.raises(D.DataError, match=rf"r_1_depth\.npy: .*{message}"):
+        D.load_dataset(small_scene, "train")
+
+
+def test_depth_on_some_frames_only_is_an_error(small_scene):
+    _edit_meta(small_scene, "train", lambda m: m["frames"][2].pop("depth_file_path"))
+    with pytest.raises(D.DataError, match="transforms_train.json: 2 of 3 frames have a depth_file_path"):
+        D.load_dataset(small_scene, "train")
+
+
+def test_llff_pose_and_image_count_mismatch_names_the_files(tmp_path):
+    (tmp_path / "images_8").mkdir()
+    for k in range(3):
+        iio.imwrite(tmp_path / "images_8" / f"im{k}.png", np.zeros((6, 8, 3), np.uint8))
+    row = np.concatenate([np.array([[0, 1, 0, 0, 48], [1, 0, 0, 0, 64], [0, 0, 1, 0, 50.0]]).ravel(), [2, 9]])
+    np.save(tmp_path / "poses_bounds.npy", np.stack([row, row]))
+    with pytest.raises(D.DataError, match=r"images_8: 3 images but .*poses_bounds.npy has 2 poses"):
+        D.load_dataset(tmp_path, "all", 8)
+    with pytest.raises(D.DataError, match=r"no image folder for downscale 2"):
+        D.load_dataset(tmp_path, "all", 2)
+
+
+# ---------------------------------------------------------------- study helpers
+
+def test_select_views_is_deterministic_and_spread(embedded_root):
+    s = D.load_dataset("embedded", "train", 8, root=embedded_root)
+    picked = D.select_views(s, 8, seed=3)
+    assert (picked == D.select_views(s, 8, seed=3)).all() and len(set(picked.tolist())) == 8
+    centres = s.poses[:, :3, 3]
+
+    def min_gap(idx):
+        g = np.linalg.norm(centres[idx, None] - centres[None, idx], axis=-1)
+        return g[~np.eye(len(idx), dtype=bool)].min()
+    rng = np.random.default_rng(0)
+    random_gaps = [min_gap(rng.choice(len(s), 8, replace=False)) for _ in range(50)]
+    assert min_gap(picked) > max(random_gaps)
+
+
+def test_corrupt_depth(embedded_root):
+    s = D.load_dataset("embedded", "val", 4, root=embedded_root)
+    noisy = D.corrupt_depth(s, noise_std=0.05, seed=1)
+    diff = (noisy.depth - s.depth)[s.depth_mask]
+    assert abs(diff.std() - 0.05) < 0.005 and abs(diff.mean()) < 0.005
+    assert np.allclose(noisy.depth_sigma[noisy.depth_mask], 0.05)
+    sparse = D.corrupt_depth(s, keep_fraction=0.1, seed=1)
+    assert sparse.depth_mask.sum() == round(0.1 * s.depth_mask.sum())
+    assert not (sparse.depth_mask & ~s.depth_mask).any() and (sparse.depth[~sparse.depth_mask] == 0).all()
+    biased = D.corrupt_depth(s, scale=1.2)
+    assert np.allclose(biased.depth[s.depth_mask], 1.2 * s.depth[s.depth_mask], rtol=1e-6)
+    assert (D.corrupt_depth(s, noise_std=0.05, seed=1).depth == noisy.depth).all()
+    assert s.depth_sigma is None, "the input must not be modified"
+
+
+# ---------------------------------------------------------------- real data
+
+@pytest.mark.data
+@needs(LEGO)
+def test_lego_train_half_resolution():
+    s = D.load_dataset(LEGO, "train", 2)
+    assert s.images.shape == (100, 400, 400, 3) and s.images.dtype == np.float32
+    meta = json.loads((LEGO / "transforms_train.json").read_text())
+    focal = 0.5 * 800 / np.tan(0.5 * meta["camera_angle_x"])
+    assert np.allclose(s.intrinsics[:, 0, 0], focal / 2) and np.allclose(s.intrinsics[:, :2, 2], 200)
+    assert np.allclose(s.images[s.alphas == 0], 1.0), "background must be composited on white"
+    assert 0.05 < s.alphas.mean() < 0.5 and s.depth is None
+    assert np.allclose(s.poses[0], np.array(meta["frames"][0]["transform_matrix"], np.float32))
+    black = D.load_dataset(LEGO, "train", 8, background=(0, 0, 0), max_views=5)
+    assert black.images.shape == (5, 100, 100, 3) and np.allclose(black.images[black.alphas == 0], 0.0)
+
+
+@pytest.mark.data
+@needs(LEGO)
+def test_lego_test_depth_is_consistent_across_views():
+    s = D.load_dataset(LEGO, "test", 2)
+    assert s.depth.shape == (10, 400, 400)
+    assert not s.depth_mask[s.alphas == 0].any()
+    t = s.depth[s.depth_mask]
+    assert 2.5 < t.min() and t.max() < 5.5
+    a, b = 0, 6
+    o, d = s.rays(a)
+    points = o[s.depth_mask[a]] + s.depth[a][s.depth_mask[a]][:, None] * d[s.depth_mask[a]]
+    w2c = np.linalg.inv(s.poses[b].astype(np.float64))
+    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
+    K = s.intrinsics[b]
+    j = np.floor(K[0, 0] * cam[:, 0] / -cam[:, 2] + K[0, 2]).astype(int)
+    i = np.floor(-K[1, 1] * cam[:, 1] / -cam[:, 2] + K[1, 2]).astype(int)
+    ok = (j >= 0) & (j < s.W) & (i >= 0) & (i < s.H)
+    ok[ok] &= s.depth_mask[b][i[ok], j[ok]]
+    residual = s.depth[b][i[ok], j[ok]] - np.linalg.norm(cam[ok], axis=1)
+    assert np.median(np.abs(residual)) < 0.03  # about one quantisation step (8/255)
+
+
+@pytest.mark.data
+@needs(FERN)
+def test_fern_llff():
+    s = D.load_dataset(FERN, "all", 8)
+    assert len(s) == 20 and s.images.shape == (20, 378, 504, 3)
+    raw = np.load(FERN / "poses_bounds.npy")
+    assert np.isclose(s.intrinsics[0, 0, 0], raw[0, 14] / 8, rtol=1e-5)
+    R = s.poses[:, :3, :3].astype(np.float64)
+    assert np.allclose(R @ R.transpose(0, 2, 1), np.eye(3), atol=1e-5)
+    assert np.allclose(s.poses[:, :3, 3].mean(0), 0, atol=1e-5), "recentred"
+    assert np.isclose(s.near, 0.9 / 0.75, rtol=1e-5)
+    assert s.poses[:, 2, 2].mean() > 0.9, "forward-facing cameras look along -z of the average pose"
+    assert [len(D.load_dataset(FERN, split, 8)) for split in ("train", "test")] == [17, 3]
+    quarter = D.load_dataset(FERN, "test", 16)
+    assert quarter.images.shape[1:3] == (189, 252)
+    ndc = D.load_dataset(FERN, "train", 8, ndc=True)
+    assert ndc.ndc and (ndc.near, ndc.far) == (0.0, 1.0)
