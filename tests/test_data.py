@@ -357,3 +357,56 @@ def test_fern_llff():
     assert quarter.images.shape[1:3] == (189, 252)
     ndc = D.load_dataset(FERN, "train", 8, ndc=True)
     assert ndc.ndc and (ndc.near, ndc.far) == (0.0, 1.0)
+
+
+# ---------------------------------------------------------------- download_example_data.sh
+
+SCRIPT = Path(__file__).resolve().parents[1] / "download_example_data.sh"
+
+
+def _run_script(tmp_path, **env):
+    import os
+    import subprocess
+    return subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DATA_DIR": str(tmp_path / "data"), **env})
+
+
+@pytest.fixture
+def lego_mirror(tmp_path):
+    """A small mirror: lego's train JSON and the first 3 test views (RGB + depth), copied from the
+    shared data (its transforms_test.json is trimmed to 10 views, so it is not the official file)."""
+    scene = tmp_path / "mirror" / "nerf_synthetic" / "lego"
+    (scene / "test").mkdir(parents=True)
+    shutil.copy(LEGO / "transforms_train.json", scene / "transforms_train.json")
+    for k in range(3):
+        for suffix in (".png", "_depth_0001.png"):
+            shutil.copy(LEGO / "test" / f"r_{k}{suffix}", scene / "test" / f"r_{k}{suffix}")
+    return tmp_path / "mirror"
+
+
+@pytest.mark.data
+@needs(LEGO)
+def test_download_script_copies_and_verifies_a_mirror(tmp_path, lego_mirror):
+    proc = _run_script(tmp_path, NERF_DATA_MIRROR=str(lego_mirror))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "nerf_synthetic/lego: verified 7 files" in proc.stdout
+    assert (tmp_path / "data" / "nerf_synthetic" / "lego" / "test" / "r_2_depth_0001.png").is_file()
+    again = _run_script(tmp_path, NERF_DATA_MIRROR=str(lego_mirror))
+    assert again.returncode == 0 and "verified 7 files" in again.stdout
+
+
+@pytest.mark.data
+@needs(LEGO)
+def test_download_script_rejects_a_corrupted_file(tmp_path, lego_mirror):
+    victim = lego_mirror / "nerf_synthetic" / "lego" / "test" / "r_1.png"
+    victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")  # same size, different content
+    proc = _run_script(tmp_path, NERF_DATA_MIRROR=str(lego_mirror))
+    assert proc.returncode == 1
+    assert "CHECKSUM MISMATCH" in proc.stdout and "lego/test/r_1.png" in proc.stdout
+
+
+def test_download_script_offline_generates_the_embedded_scene(tmp_path):
+    proc = _run_script(tmp_path, NERF_EXAMPLE_URL="http://127.0.0.1:9/unreachable.zip")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "generating the embedded scene" in proc.stdout
+    assert len(json.loads((tmp_path / "data" / "embedded" / "transforms_train.json").read_text())["frames"]) == 100
