@@ -405,7 +405,8 @@ def test_download_script_rejects_a_corrupted_file(tmp_path, lego_mirror):
     assert "CHECKSUM MISMATCH" in proc.stdout and "lego/test/r_1.png" in proc.stdout
 
 
-def test_download_script_offline_generates_the_embedded_scene(tmp_path):
+def test_download_script_offline_generates_the_embedded_scene(tmp_path, embedded_root):
+    shutil.copytree(embedded_root / "embedded", tmp_path / "data" / "embedded")  # reused: keeps the test fast
     proc = _run_script(tmp_path, NERF_EXAMPLE_URL="http://127.0.0.1:9/unreachable.zip")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "generating the embedded scene" in proc.stdout
@@ -417,9 +418,9 @@ def test_download_script_offline_generates_the_embedded_scene(tmp_path):
 @pytest.mark.data
 @needs(POSTER)
 def test_poster_sparse_depth_matches_dsnerf_file():
-    ours = D.load_dataset(POSTER, "all", 1, sparse_depth="colmap")
-    theirs = D.load_dataset(POSTER, "all", 1, sparse_depth="dsnerf")
-    assert ours.images.shape == (14, 720, 1280, 3)
+    ours = D.load_dataset(POSTER, "all", 1, sparse_depth="colmap", max_views=5)
+    theirs = D.load_dataset(POSTER, "all", 1, sparse_depth="dsnerf", max_views=5)
+    assert ours.images.shape == (5, 720, 1280, 3) and ours.image_paths == theirs.image_paths
     assert (ours.depth_mask == theirs.depth_mask).all(), "the same pixels must hold depth"
     m = ours.depth_mask
     relative = np.abs(ours.depth[m] - theirs.depth[m]) / theirs.depth[m]
@@ -454,3 +455,19 @@ def test_points3d_reader_rejects_a_truncated_file(tmp_path):
     path.write_bytes(np.array([2], "<u8").tobytes() + b"\x00" * 20)
     with pytest.raises(D.DataError, match="points3D.bin: truncated"):
         D.read_points3d_binary(path)
+
+
+def test_triangulated_sparse_depth_matches_the_exact_depth(embedded_root):
+    """SIFT + matching + triangulation with known poses on 15 neighbouring embedded views; the
+    triangulated ray depth is compared with the exact depth at the same pixels."""
+    from dataclasses import replace
+    s = D.load_dataset("embedded", "train", 1, root=embedded_root)
+    centres = s.poses[:, :3, 3]
+    s = s.subset(np.sort(np.argsort(np.linalg.norm(centres - centres[40], axis=1))[:15]))
+    tri, stats = D.triangulate_sparse_depth(replace(s, depth=None, depth_mask=None))
+    assert stats["points"] > 30 and stats["mean_reprojection_error"] < 2.0
+    both = tri.depth_mask & s.depth_mask
+    assert both.sum() > 0.9 * tri.depth_mask.sum(), "triangulated points must lie on the objects"
+    relative = np.abs(tri.depth[both] - s.depth[both]) / s.depth[both]
+    assert np.median(relative) < 0.03
+    assert (tri.depth_sigma[tri.depth_mask] > 0).all() and (tri.depth_weight[tri.depth_mask] > 0).all()
