@@ -384,13 +384,39 @@ class DataError(ValueError):
     """A dataset file is missing, unreadable or inconsistent (the message names the file)."""
 
 
+def _png_bit_depth_and_colour(path: Path) -> tuple[int, int] | None:
+    """``(bit depth, colour type)`` from a PNG's IHDR chunk, or None for other files."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return head[24], head[25]
+
+
+def _read_png_16bit_colour(path: Path, channels: int) -> np.ndarray:
+    """16-bit RGB/RGBA PNG via ffmpeg: Pillow would silently keep only the high byte of each value."""
+    import imageio_ffmpeg
+
+    frames = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgba64le" if channels == 4 else "rgb48le",
+                                        bits_per_pixel=16 * channels)
+    try:
+        width, height = next(frames)["size"]
+        return np.frombuffer(next(frames), "<u2").reshape(height, width, channels).copy()
+    finally:
+        frames.close()
+
+
 def read_image(path: Path | str) -> np.ndarray:
     """Read an 8- or 16-bit image as float32 ``[H, W, C]`` in [0, 1] (C = 1, 3 or 4)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: image file is missing")
     try:
-        raw = iio.imread(path)
+        header = _png_bit_depth_and_colour(path)
+        if header is not None and header[0] == 16 and header[1] in (2, 6):  # 16-bit RGB or RGBA
+            raw = _read_png_16bit_colour(path, 3 if header[1] == 2 else 4)
+        else:
+            raw = iio.imread(path)
     except Exception as err:  # imageio raises many kinds of errors for corrupt files
         raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from err
     if raw.dtype not in (np.uint8, np.uint16):

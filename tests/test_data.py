@@ -471,3 +471,52 @@ def test_triangulated_sparse_depth_matches_the_exact_depth(embedded_root):
     relative = np.abs(tri.depth[both] - s.depth[both]) / s.depth[both]
     assert np.median(relative) < 0.03
     assert (tri.depth_sigma[tri.depth_mask] > 0).all() and (tri.depth_weight[tri.depth_mask] > 0).all()
+
+
+def _write_png_16bit(path, array):
+    """A minimal 16-bit PNG writer (Pillow cannot write 16-bit RGBA)."""
+    import struct
+    import zlib
+    h, w, c = array.shape
+    rows = b"".join(b"\x00" + array[i].astype(">u2").tobytes() for i in range(h))
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
+def test_read_image_keeps_16_bits(tmp_path):
+    values = (np.arange(2 * 3 * 4).reshape(2, 3, 4) * 2000 + 7).astype(np.uint16)
+    _write_png_16bit(tmp_path / "x.png", values)
+    assert np.array_equal(np.round(D.read_image(tmp_path / "x.png") * 65535).astype(np.uint16), values)
+
+
+def test_16_bit_rgba_and_explicit_intrinsics(small_scene):
+    eight = D.load_dataset(small_scene, "train", 2)
+    for k in range(3):
+        path = small_scene / "train" / f"r_{k}.png"
+        wide = iio.imread(path).astype(np.uint32) * 257 + (k == 0)  # +1: more than the 8 bits could hold
+        _write_png_16bit(path, np.minimum(wide, 65535).astype(np.uint16))
+    _edit_meta(small_scene, "train", lambda m: m.update(fl_x=300.0, fl_y=310.0, cx=90.0, cy=101.0, w=200, h=200))
+    sixteen = D.load_dataset(small_scene, "train", 2)
+    assert np.allclose(sixteen.images, eight.images, atol=1e-4)
+    assert np.array_equal(sixteen.images[1:], eight.images[1:]) and not np.array_equal(sixteen.images[0], eight.images[0])
+    assert np.allclose(sixteen.intrinsics[0], [[150, 0, 45], [0, 155, 50.5], [0, 0, 1]])
+    _edit_meta(small_scene, "train", lambda m: m.update(w=640))
+    with pytest.raises(D.DataError, match="transforms_train.json: says images are 640x200 but they are 200x200"):
+        D.load_dataset(small_scene, "train")
+
+
+def test_ndc_rays_map_the_near_plane_to_minus_one_and_infinity_to_one():
+    K = np.array([[50.0, 0, 40], [0, 50.0, 30], [0, 0, 1]])
+    o, d = D.camera_rays(np.eye(4), K, 60, 80)
+    o_ndc, d_ndc = D.ndc_rays(o, d, K, 60, 80, near_plane=1.0)
+    assert np.allclose(o_ndc[..., 2], -1.0) and np.allclose(d_ndc[..., 2], 2.0)
+    far = o_ndc + 0.999999 * d_ndc
+    assert np.allclose(far[..., 2], 1.0, atol=1e-5)
+    point = o[0, 0] + 3.0 * d[0, 0]  # a world point on the ray at z = -3 maps onto the NDC ray
+    ndc_point = np.array([-50 / 40 * point[0] / point[2], -50 / 30 * point[1] / point[2], 1 + 2 / point[2]])
+    t = (ndc_point[2] - o_ndc[0, 0, 2]) / d_ndc[0, 0, 2]
+    assert np.allclose(o_ndc[0, 0] + t * d_ndc[0, 0], ndc_point)
