@@ -11,16 +11,19 @@ import torch
 
 PROFILES: dict[str, dict] = {
     "smoke": dict(
-        downscale=8, max_train_views=8, max_test_views=2, field="tensorf", iterations=30,
-        batch_rays=256, val_every=15, checkpoint_every=15, render_frames=3, render_downscale=8,
+        downscale=8, max_train_views=8, max_test_views=2, field="tensorf", grid_resolution=32,
+        iterations=30, batch_rays=256, n_samples=32, march_steps=128, max_samples=48,
+        val_every=15, checkpoint_every=15, render_frames=3, render_downscale=8,
     ),
     "quick": dict(
-        downscale=2, max_train_views=None, max_test_views=None, field="tensorf", iterations=1500,
-        batch_rays=2048, val_every=250, checkpoint_every=250, render_frames=40, render_downscale=2,
+        downscale=2, max_train_views=None, max_test_views=None, field="tensorf", grid_resolution=128,
+        iterations=1500, batch_rays=2048, n_samples=64, march_steps=256, max_samples=64,
+        val_every=250, checkpoint_every=250, render_frames=40, render_downscale=2,
     ),
     "full": dict(
-        downscale=1, max_train_views=None, max_test_views=None, field="tensorf", iterations=30000,
-        batch_rays=4096, val_every=2500, checkpoint_every=2500, render_frames=120, render_downscale=1,
+        downscale=1, max_train_views=None, max_test_views=None, field="tensorf", grid_resolution=300,
+        iterations=30000, batch_rays=4096, n_samples=128, march_steps=1024, max_samples=256,
+        val_every=2500, checkpoint_every=2500, render_frames=120, render_downscale=1,
     ),
 }
 

@@ -1,0 +1,499 @@
+# Generated from 03_Baseline_NeRF.ipynb by tools/export_notebooks.py: do not edit; edit the notebook and run `make export`.
+
+
+import dataclasses
+import importlib
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from depthnerf import core
+from depthnerf.data import SceneData
+from depthnerf.env import profile_settings, select_device
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of one training run (written to ``config.json``)."""
+
+    strategy: str = "baseline"
+    strategy_params: dict = dataclasses.field(default_factory=dict)
+    field: str = "tensorf"
+    field_kwargs: dict = dataclasses.field(default_factory=dict)
+    iterations: int = 1500
+    batch_rays: int = 2048
+    lr: float = 0.02
+    lr_final_factor: float = 0.1
+    precrop_iters: int = 0
+    precrop_fraction: float = 0.5
+    seed: int = 0
+    sampler: str = "occupancy"
+    n_samples: int = 96
+    march_steps: int = 512
+    max_samples: int = 192
+    occupancy_resolution: int = 64
+    occupancy_every: int = 16
+    occupancy_warmup: int = 64
+    val_every: int = 250
+    val_views: int = 2
+    checkpoint_every: int = 250
+    log_every: int = 10
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+FIELD_LR = {"tensorf": 0.02, "mlp": 5e-4}
+
+
+def config_for_profile(profile: str, strategy: str, **overrides) -> TrainConfig:
+    """The training configuration of a run profile (``smoke``, ``quick``, ``full``).
+
+    >>> config_for_profile("smoke", "soft").iterations
+    30
+    >>> config_for_profile("smoke", "baseline", field="mlp").lr
+    0.0005
+    """
+    settings = profile_settings(profile)
+    field_name = overrides.pop("field", settings["field"])
+    base = dict(
+        strategy=strategy, field=field_name, lr=FIELD_LR[field_name],
+        field_kwargs={"resolution": settings["grid_resolution"]} if field_name == "tensorf" else {},
+        **{key: settings[key] for key in ("iterations", "batch_rays", "n_samples", "march_steps",
+                                          "max_samples", "val_every", "checkpoint_every")},
+    )
+    return TrainConfig(**{**base, **overrides})
+
+
+@dataclass
+class RaySampler:
+    """The shared sampler: stratified intervals, or occupancy-grid marching when a grid is given."""
+
+    near: float
+    far: float
+    n_samples: int
+    occupancy: "core.OccupancyGrid | None" = None
+    march_steps: int = 512
+    max_samples: int = 192
+
+    def __call__(self, rays: core.RayBundle, perturb: bool, generator: torch.Generator | None = None):
+        if self.occupancy is None:
+            t_starts, t_ends = core.stratified_samples(
+                rays, self.near, self.far, self.n_samples, perturb=perturb, generator=generator)
+            return t_starts, t_ends, torch.ones_like(t_starts, dtype=torch.bool)
+        step = (self.far - self.near) / self.march_steps
+        return self.occupancy.occupied_samples(rays, self.near, self.far, step, self.max_samples,
+                                               perturb=perturb, generator=generator)
+
+    def occupied(self, rays: core.RayBundle, t_starts: torch.Tensor, t_ends: torch.Tensor):
+        """Mask of the intervals whose midpoint lies in an occupied cell (all True without a grid)."""
+        if self.occupancy is None:
+            return torch.ones_like(t_starts, dtype=torch.bool)
+        mids = 0.5 * (t_starts + t_ends)
+        points = rays.origins[:, None, :] + rays.directions[:, None, :] * mids[..., None]
+        return self.occupancy.is_occupied(points.reshape(-1, 3)).reshape(mids.shape)
+
+
+def photometric_loss(rgb: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over rays and channels, ``L_rgb = mean((C_hat - C)^2)``.
+
+    >>> photometric_loss(torch.tensor([[0.5, 0.5, 0.5]]), torch.tensor([[0.5, 0.5, 0.6]])).item()
+    0.0033333...
+    """
+    return torch.mean((rgb - target) ** 2)
+
+
+def psnr_from_mse(mse: float) -> float:
+    """``PSNR = -10 log10(MSE)`` for images in [0, 1].
+
+    >>> psnr_from_mse(0.01)
+    20.0
+    """
+    return float(-10.0 * math.log10(max(mse, 1e-12)))
+
+
+class Strategy:
+    """Baseline NeRF: the shared sampler and ``L = L_rgb``."""
+
+    name = "baseline"
+    needs_depth = False
+    defaults: dict = {}
+
+    def __init__(self, **params):
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"strategy {self.name!r} has no parameters {sorted(unknown)}; "
+                             f"known: {sorted(self.defaults)}")
+        self.params = {**self.defaults, **params}
+
+    def train_samples(self, sampler: RaySampler, rays: core.RayBundle, batch: dict,
+                      generator: torch.Generator | None):
+        return sampler(rays, perturb=True, generator=generator)
+
+    def eval_samples(self, sampler: RaySampler, field: torch.nn.Module, rays: core.RayBundle,
+                     background: torch.Tensor):
+        return sampler(rays, perturb=False)
+
+    def losses(self, out: dict, batch: dict) -> dict[str, torch.Tensor]:
+        return {"rgb": photometric_loss(out["rgb"], batch["rgb"])}
+
+
+STRATEGY_MODULES = {"baseline": "depthnerf.train", "soft": "depthnerf.soft",
+                    "hard": "depthnerf.hard", "hybrid": "depthnerf.hybrid"}
+
+
+def make_strategy(name: str, **params) -> Strategy:
+    """Build a strategy by name (its class lives in the module of its notebook)."""
+    if name not in STRATEGY_MODULES:
+        raise ValueError(f"unknown strategy {name!r}: choose one of {sorted(STRATEGY_MODULES)}")
+    module = importlib.import_module(STRATEGY_MODULES[name])
+    cls = next(obj for obj in vars(module).values()
+               if isinstance(obj, type) and issubclass(obj, Strategy) and obj.name == name)
+    return cls(**params)
+
+
+def check_depth_available(strategy: Strategy, data: SceneData) -> None:
+    """A depth strategy given data without depth fails loudly; it never trains as baseline."""
+    if not strategy.needs_depth:
+        return
+    if data.depth is None or data.depth_mask is None or not data.depth_mask.any():
+        source = data.image_paths[0] if data.image_paths else data.name
+        raise ValueError(
+            f"strategy {strategy.name!r} needs depth, but the {data.split!r} split of {data.name!r} "
+            f"(e.g. {source}) has no valid depth. Give depth files (see 01_Data_Loading), sparse "
+            f"COLMAP depth, or train the 'baseline' strategy.")
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_json(path: Path, obj) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2)))
+
+
+def atomic_torch_save(path: Path, obj) -> None:
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def atomic_npy(path: Path, array) -> None:
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(array))
+    atomic_write(path, write)
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    """CUDA: the most memory torch allocated; elsewhere the process's peak resident set size."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale)
+
+
+def scene_tensors(data: SceneData, device: torch.device) -> dict:
+    """The arrays the trainer indexes each step, as tensors on ``device``."""
+    tensors = {
+        "rgb": torch.from_numpy(data.images).to(device),
+        "intrinsics": torch.from_numpy(data.intrinsics).to(device),
+        "poses": torch.from_numpy(data.poses).to(device),
+        "background": torch.as_tensor(data.background, dtype=torch.float32, device=device),
+    }
+    if data.depth is not None and data.depth_mask is not None:
+        tensors["depth"] = torch.from_numpy(data.depth).to(device)
+        tensors["depth_mask"] = torch.from_numpy(data.depth_mask).to(device)
+        if data.depth_sigma is not None:
+            tensors["depth_sigma"] = torch.from_numpy(data.depth_sigma).to(device)
+    return tensors
+
+
+def draw_pixels(n_views: int, H: int, W: int, n: int, generator: torch.Generator,
+                crop_fraction: float = 1.0):
+    """``n`` random (view, row, col) triples across all views, within a central crop."""
+    rows = max(1, int(round(H * crop_fraction)))
+    cols = max(1, int(round(W * crop_fraction)))
+    device = generator.device
+    view = torch.randint(n_views, (n,), generator=generator, device=device)
+    row = torch.randint(rows, (n,), generator=generator, device=device) + (H - rows) // 2
+    col = torch.randint(cols, (n,), generator=generator, device=device) + (W - cols) // 2
+    return view, row, col
+
+
+def gather_batch(tensors: dict, view, row, col) -> dict:
+    """Targets of the drawn pixels: ``rgb [R,3]`` and, when present, ``depth``/``depth_mask``/``depth_sigma [R]``."""
+    batch = {key: tensors[key][view, row, col] for key in ("rgb", "depth", "depth_mask", "depth_sigma")
+             if key in tensors}
+    return batch
+
+
+NETWORK_LR_FACTOR = 0.05
+
+
+def parameter_groups(field_: torch.nn.Module, lr: float) -> list[dict]:
+    """Optimizer groups: a grid field's factors at ``lr`` and its small MLP at ``0.05 * lr`` (TensoRF:
+    0.02 and 0.001); any other field one group at ``lr``."""
+    if isinstance(field_, core.TensoRFField):
+        return [{"params": field_.grid_parameters(), "lr": lr},
+                {"params": field_.network_parameters(), "lr": lr * NETWORK_LR_FACTOR}]
+    return [{"params": list(field_.parameters()), "lr": lr}]
+
+
+def build_field(config: TrainConfig, scene_box, device: torch.device) -> torch.nn.Module:
+    aabb = torch.as_tensor(np.asarray(scene_box), dtype=torch.float32)
+    return core.make_field(config.field, aabb, **config.field_kwargs).to(device)
+
+
+def build_sampler(config: TrainConfig, data: SceneData, device: torch.device) -> RaySampler:
+    occupancy = None
+    if config.sampler == "occupancy":
+        aabb = torch.as_tensor(np.asarray(data.scene_box), dtype=torch.float32)
+        occupancy = core.OccupancyGrid(aabb, config.occupancy_resolution).to(device)
+    elif config.sampler != "stratified":
+        raise ValueError(f"unknown sampler {config.sampler!r}: 'occupancy' or 'stratified'")
+    return RaySampler(float(data.near), float(data.far), config.n_samples, occupancy,
+                      config.march_steps, config.max_samples)
+
+
+def render_rays_chunked(field, strategy: Strategy, sampler: RaySampler, rays: core.RayBundle,
+                        background: torch.Tensor, chunk: int = 8192) -> dict:
+    """Evaluation render of any number of rays, ``chunk`` rays at a time, without gradients."""
+    outputs: dict[str, list] = {"rgb": [], "depth": [], "z_depth": [], "acc": []}
+    with torch.no_grad():
+        for start in range(0, len(rays), chunk):
+            part = rays[start:start + chunk]
+            samples = strategy.eval_samples(sampler, field, part, background)
+            out = core.render_rays(field, part, *samples, background=background)
+            for key in outputs:
+                outputs[key].append(out[key])
+    return {key: torch.cat(values) for key, values in outputs.items()}
+
+
+def render_views(field, strategy: Strategy, sampler: RaySampler, data: SceneData,
+                 views, device: torch.device, chunk: int = 8192) -> dict:
+    """Render whole views of ``data``: ``rgb [V,H,W,3]``, ``depth``, ``z_depth``, ``acc [V,H,W]`` (numpy)."""
+    views = list(views)
+    rays = core.camera_rays(torch.from_numpy(data.intrinsics[views]).to(device),
+                            torch.from_numpy(data.poses[views]).to(device), data.H, data.W)
+    background = torch.as_tensor(data.background, dtype=torch.float32, device=device)
+    out = render_rays_chunked(field, strategy, sampler, rays, background, chunk)
+    shape = (len(views), data.H, data.W)
+    return {key: value.reshape(*shape, *value.shape[1:]).cpu().numpy() for key, value in out.items()}
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    train_seconds: float
+    final_val_psnr: float | None
+    interrupted: bool
+
+
+def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneData | None = None,
+          device: torch.device | None = None, resume: bool = True, stop_at: int | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train ``config.strategy`` on ``train_data`` and write ``out_dir`` (see the files table above).
+
+    ``resume``: continue from ``out_dir/checkpoint.pth`` when it exists (same config required).
+    ``stop_at``: stop (with a checkpoint) after this many steps, as an interruption would.
+    """
+    device = device or select_device()
+    out_dir = Path(out_dir)
+    strategy = make_strategy(config.strategy, **config.strategy_params)
+    check_depth_available(strategy, train_data)
+    tensors = scene_tensors(train_data, device)
+    n_views, H, W = train_data.images.shape[:3]
+
+    torch.manual_seed(config.seed)
+    field_ = build_field(config, train_data.scene_box, device)
+    sampler = build_sampler(config, train_data, device)
+    groups = parameter_groups(field_, config.lr)
+    base_lrs = [group["lr"] for group in groups]
+    optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99))
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    state = {"step": 0, "seconds": 0.0, "loss": [], "psnr": [], "val": []}
+
+    checkpoint_path = out_dir / "checkpoint.pth"
+    if resume and checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path, config, field_, optimizer, sampler, generator)
+    elif checkpoint_path.exists():
+        checkpoint_path.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_json(out_dir / "config.json", config.to_dict())
+    metrics_path = out_dir / "metrics.jsonl"
+    if state["step"] == 0 and metrics_path.exists():
+        metrics_path.unlink()
+
+    def save_checkpoint():
+        atomic_torch_save(checkpoint_path, {
+            "config": config.to_dict(), "step": state["step"], "seconds": state["seconds"],
+            "loss": state["loss"], "psnr": state["psnr"], "val": state["val"],
+            "field": field_.state_dict(), "optimizer": optimizer.state_dict(),
+            "occupancy": None if sampler.occupancy is None else sampler.occupancy.state_dict(),
+            "generator": generator.get_state(),
+        })
+
+    def log(record: dict):
+        with open(metrics_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    last = stop_at if stop_at is not None else config.iterations
+    interrupted = False
+    bar = tqdm(range(state["step"], min(last, config.iterations)), initial=state["step"],
+               total=config.iterations, desc=f"train {config.strategy}", disable=not progress)
+    clock = time.perf_counter()
+    try:
+        for step in bar:
+            for group, base_lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base_lr * config.lr_final_factor ** (step / config.iterations)
+            if (sampler.occupancy is not None and step >= config.occupancy_warmup
+                    and step % config.occupancy_every == 0):
+                sampler.occupancy.update(field_, generator=generator)
+            crop = config.precrop_fraction if step < config.precrop_iters else 1.0
+            view, row, col = draw_pixels(n_views, H, W, config.batch_rays, generator, crop)
+            rays = core.camera_rays(tensors["intrinsics"], tensors["poses"], H, W, pixels=(view, row, col))
+            batch = gather_batch(tensors, view, row, col)
+            samples = strategy.train_samples(sampler, rays, batch, generator)
+            out = core.render_rays(field_, rays, *samples, background=tensors["background"])
+            terms = strategy.losses(out, batch)
+            loss = sum(terms.values())
+            if isinstance(field_, core.TensoRFField):
+                loss = loss + field_.regularization()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+            state["step"] = step + 1
+            state["loss"].append(loss.item())
+            state["psnr"].append(psnr_from_mse(terms["rgb"].item()))
+            if progress and (step % config.log_every == 0 or step + 1 == last):
+                bar.set_postfix(loss=f"{state['loss'][-1]:.4f}", psnr=f"{state['psnr'][-1]:.2f}")
+            if step % config.log_every == 0:
+                log({"step": step + 1, "seconds": state["seconds"] + time.perf_counter() - clock,
+                     "psnr": state["psnr"][-1], **{k: v.item() for k, v in terms.items()}})
+            if val_data is not None and (state["step"] % config.val_every == 0
+                                         or state["step"] == config.iterations):
+                state["seconds"] += time.perf_counter() - clock
+                val_psnr = validate(field_, strategy, sampler, val_data, config.val_views, device)
+                state["val"].append((state["step"], state["seconds"], val_psnr))
+                log({"step": state["step"], "seconds": state["seconds"], "val_psnr": val_psnr})
+                clock = time.perf_counter()
+            if state["step"] % config.checkpoint_every == 0:
+                state["seconds"] += time.perf_counter() - clock
+                save_checkpoint()
+                clock = time.perf_counter()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    state["seconds"] += time.perf_counter() - clock
+    save_checkpoint()
+    if interrupted or state["step"] < config.iterations:
+        return TrainResult(out_dir, state["step"], state["seconds"], None, interrupted=True)
+
+    write_results(out_dir, config, field_, sampler, state, device)
+    final_val = state["val"][-1][2] if state["val"] else None
+    return TrainResult(out_dir, state["step"], state["seconds"], final_val, interrupted=False)
+
+
+def validate(field_, strategy, sampler, val_data: SceneData, n_views: int, device) -> float:
+    """Mean PSNR over the first ``n_views`` validation views, rendered whole."""
+    views = range(min(n_views, len(val_data.images)))
+    rendered = render_views(field_, strategy, sampler, val_data, views, device)
+    mse = np.mean((rendered["rgb"] - val_data.images[list(views)]) ** 2, axis=(1, 2, 3))
+    return float(np.mean([psnr_from_mse(m) for m in mse]))
+
+
+def load_checkpoint(path: Path, config: TrainConfig, field_, optimizer, sampler, generator) -> dict:
+    """Restore a run from its checkpoint; refuse one written by a different configuration."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise RuntimeError(f"cannot read checkpoint {path}: {err}. Delete it to start over.") from err
+    if saved["config"] != config.to_dict():
+        changed = sorted(k for k in saved["config"] if saved["config"][k] != config.to_dict().get(k))
+        raise ValueError(f"{path} was written by a run with other settings ({changed}); "
+                         f"pass resume=False or delete it to start over")
+    field_.load_state_dict(saved["field"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if sampler.occupancy is not None:
+        sampler.occupancy.load_state_dict(saved["occupancy"])
+    generator.set_state(saved["generator"])
+    return {key: saved[key] for key in ("step", "seconds", "loss", "psnr", "val")}
+
+
+def write_results(out_dir: Path, config: TrainConfig, field_, sampler, state: dict, device) -> None:
+    """The files of a finished run (the original project's layout plus config, metrics, summary)."""
+    atomic_torch_save(out_dir / f"model_{config.strategy}.pth", {
+        "config": config.to_dict(), "field": field_.state_dict(),
+        "occupancy": None if sampler.occupancy is None else sampler.occupancy.state_dict(),
+        "near": sampler.near, "far": sampler.far,
+    })
+    atomic_npy(out_dir / "psnr_history.npy", np.asarray(state["psnr"], dtype=np.float32))
+    atomic_npy(out_dir / "loss_history.npy", np.asarray(state["loss"], dtype=np.float32))
+    atomic_json(out_dir / "summary.json", {
+        "strategy": config.strategy, "iterations": state["step"], "train_seconds": state["seconds"],
+        "peak_memory_bytes": peak_memory_bytes(device), "device": str(device),
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "val_psnr": [{"step": s, "seconds": t, "psnr": p} for s, t, p in state["val"]],
+    })
+
+
+@dataclass
+class TrainedRun:
+    strategy: Strategy
+    field: torch.nn.Module
+    sampler: RaySampler
+    config: TrainConfig
+    out_dir: Path
+
+    def render_views(self, data: SceneData, views, chunk: int = 8192) -> dict:
+        device = next(self.field.parameters()).device
+        return render_views(self.field, self.strategy, self.sampler, data, views, device, chunk)
+
+
+def load_run(out_dir, device: torch.device | None = None) -> TrainedRun:
+    """Load a finished run from ``out_dir`` (its ``model_<strategy>.pth``)."""
+    device = device or select_device()
+    out_dir = Path(out_dir)
+    models = sorted(out_dir.glob("model_*.pth"))
+    if not models:
+        raise FileNotFoundError(f"no model_<strategy>.pth in {out_dir}: train that strategy first "
+                                f"(notebooks 03-06) or check the results folder")
+    try:
+        saved = torch.load(models[0], map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise RuntimeError(f"cannot read {models[0]}: {err}") from err
+    config = TrainConfig(**saved["config"])
+    field_ = core.make_field(config.field, torch.zeros(2, 3), **config.field_kwargs)
+    field_.load_state_dict(saved["field"])
+    field_.to(device).eval()
+    occupancy = None
+    if saved["occupancy"] is not None:
+        occupancy = core.OccupancyGrid(torch.zeros(2, 3), config.occupancy_resolution)
+        occupancy.load_state_dict(saved["occupancy"])
+        occupancy.to(device)
+    sampler = RaySampler(saved["near"], saved["far"], config.n_samples, occupancy,
+                         config.march_steps, config.max_samples)
+    strategy = make_strategy(config.strategy, **config.strategy_params)
+    return TrainedRun(strategy, field_, sampler, config, out_dir)

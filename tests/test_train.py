@@ -1,0 +1,118 @@
+"""The shared trainer: files, resume, loud failure without depth, evaluation around own depth."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from depthnerf import core
+from depthnerf.data import load_dataset
+from depthnerf.hard import HardStrategy
+from depthnerf.train import RaySampler, TrainConfig, load_run, make_strategy, train
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    train_data = load_dataset("embedded", "train", downscale=8, max_views=6)
+    val_data = load_dataset("embedded", "val", downscale=8, max_views=1)
+    return train_data, val_data
+
+
+def tiny_config(strategy="baseline", iterations=24, **kw):
+    return TrainConfig(strategy=strategy, iterations=iterations, batch_rays=256, n_samples=32,
+                       field_kwargs={"resolution": 24}, occupancy_resolution=16, occupancy_warmup=4,
+                       occupancy_every=4, val_every=12, checkpoint_every=8, **kw)
+
+
+def test_baseline_learns_and_writes_its_files(tiny, tmp_path):
+    train_data, val_data = tiny
+    result = train(train_data, tiny_config(iterations=60), tmp_path / "baseline", val_data=val_data,
+                   progress=False)
+    out = tmp_path / "baseline"
+    for name in ("model_baseline.pth", "psnr_history.npy", "loss_history.npy", "config.json",
+                 "metrics.jsonl", "summary.json", "checkpoint.pth"):
+        assert (out / name).stat().st_size > 0, name
+    psnr = np.load(out / "psnr_history.npy")
+    assert len(psnr) == 60 and np.load(out / "loss_history.npy").shape == (60,)
+    assert psnr[-10:].mean() > psnr[:5].mean() + 3, "training PSNR should rise"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == 60 and summary["train_seconds"] > 0
+    assert summary["peak_memory_bytes"] > 0
+    assert result.final_val_psnr == summary["val_psnr"][-1]["psnr"]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any("val_psnr" in r for r in records) and any("rgb" in r for r in records)
+
+    run = load_run(out)
+    rendered = run.render_views(val_data, [0])
+    mse = np.mean((rendered["rgb"][0] - val_data.images[0]) ** 2)
+    assert abs(-10 * np.log10(mse) - result.final_val_psnr) < 1e-3, "load_run renders what training validated"
+
+
+def test_interrupted_run_resumes_to_identical_weights(tiny, tmp_path):
+    train_data, _ = tiny
+    config = tiny_config("hybrid", iterations=20)
+    train(train_data, config, tmp_path / "straight", progress=False)
+    first = train(train_data, config, tmp_path / "resumed", stop_at=10, progress=False)
+    assert first.interrupted and first.steps == 10
+    assert not (tmp_path / "resumed" / "model_hybrid.pth").exists()
+    second = train(train_data, config, tmp_path / "resumed", progress=False)
+    assert second.steps == 20 and not second.interrupted
+    a = torch.load(tmp_path / "straight" / "model_hybrid.pth", weights_only=False)
+    b = torch.load(tmp_path / "resumed" / "model_hybrid.pth", weights_only=False)
+    for key in a["field"]:
+        assert torch.equal(a["field"][key], b["field"][key]), key
+    for key in a["occupancy"]:
+        assert torch.equal(a["occupancy"][key], b["occupancy"][key]), key
+    np.testing.assert_array_equal(np.load(tmp_path / "straight" / "loss_history.npy"),
+                                  np.load(tmp_path / "resumed" / "loss_history.npy"))
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tiny, tmp_path):
+    train_data, _ = tiny
+    train(train_data, tiny_config(iterations=8), tmp_path / "run", stop_at=4, progress=False)
+    other = TrainConfig(**{**tiny_config(iterations=8).to_dict(), "batch_rays": 64})
+    with pytest.raises(ValueError, match="other settings.*batch_rays"):
+        train(train_data, other, tmp_path / "run", progress=False)
+
+
+@pytest.mark.parametrize("strategy", ["soft", "hard", "hybrid"])
+def test_depth_strategy_without_depth_fails_loudly(tiny, tmp_path, strategy):
+    train_data, _ = tiny
+    no_depth = train_data.subset(range(len(train_data)))
+    no_depth.depth, no_depth.depth_mask, no_depth.depth_sigma = None, None, None
+    with pytest.raises(ValueError, match=f"strategy '{strategy}' needs depth"):
+        train(no_depth, tiny_config(strategy), tmp_path / strategy, progress=False)
+    assert not (tmp_path / strategy / f"model_{strategy}.pth").exists()
+
+
+def test_missing_run_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model_<strategy>.pth"):
+        load_run(tmp_path / "nothing")
+
+
+class OpaqueSlab(torch.nn.Module):
+    """Analytic field: an opaque slab |z| < 0.05 in grey, empty elsewhere."""
+
+    def forward(self, points, directions):
+        return torch.full_like(points, 0.5), self.density(points)
+
+    def density(self, points):
+        return torch.where(points[:, 2].abs() < 0.05, 200.0, 0.0)
+
+
+def test_hard_evaluation_samples_around_its_own_depth():
+    """Without ground truth, the second pass puts 75 % of the samples around the predicted depth."""
+    origins = torch.tensor([[0.0, 0.0, 4.0], [0.3, 0.0, 4.0], [0.0, -0.2, 4.0]])
+    directions = torch.nn.functional.normalize(torch.tensor([[0.0, 0.0, -1.0], [0.1, 0.0, -1.0],
+                                                             [0.0, 0.2, -1.0]]), dim=-1)
+    rays = core.RayBundle(origins, directions, torch.ones(3))
+    truth = (4.0 - 0.05) / -directions[:, 2]
+    strategy = HardStrategy()
+    sampler = RaySampler(2.0, 6.0, 64)
+    t0, t1, mask = strategy.eval_samples(sampler, OpaqueSlab(), rays, torch.ones(3))
+    mids = 0.5 * (t0 + t1)
+    near_truth = ((mids - truth[:, None]).abs() <= 0.15 + 0.05).float().mean(-1)
+    assert torch.all(near_truth >= 0.7), near_truth
+    out = core.render_rays(OpaqueSlab(), rays, t0, t1, mask, background=torch.ones(3))
+    assert torch.allclose(out["depth"], truth, atol=0.02)
+    assert make_strategy("hybrid").eval_samples.__func__ is HardStrategy.eval_samples
