@@ -551,6 +551,47 @@ def nerf_synthetic_depth(raw: np.ndarray, path: Path | str = "?", alpha: np.ndar
     return np.where(valid, NERF_SYNTHETIC_DEPTH_MAX * (1 - value / 255), 0.0).astype(np.float32)
 
 
+def _project(points: np.ndarray, pose: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel row, column (floor of the continuous position) and distance to the camera of world points."""
+    w2c = np.linalg.inv(pose.astype(np.float64))
+    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
+    col = np.floor(K[0, 0] * cam[:, 0] / -cam[:, 2] + K[0, 2]).astype(np.int64)
+    row = np.floor(-K[1, 1] * cam[:, 1] / -cam[:, 2] + K[1, 2]).astype(np.int64)
+    return row, col, np.linalg.norm(cam, axis=1)
+
+
+def nerf_synthetic_depth_check(folder: Path | str, scale: float = 1.0, train_views: int = 20,
+                               stride: int = 3, downscale: int = 1) -> dict:
+    """Consistency of a scene's test depth (times ``scale``) with its cameras: cross-view residuals
+    between test views at least 3 apart, and the fraction of points inside train silhouettes."""
+    test = load_blender(folder, "test", downscale)
+    train = load_blender(folder, "train", downscale, max_views=train_views)
+    if test.depth is None:
+        raise DataError(f"{folder}: the test split has no depth maps")
+    grid = np.zeros((test.H, test.W), bool)
+    grid[::stride, ::stride] = True
+    residuals, inside = [], []
+    for a in range(len(test)):
+        origins, dirs = test.rays(a)
+        m = test.depth_mask[a] & grid
+        points = origins[m] + scale * test.depth[a][m][:, None] * dirs[m]
+        for b in range(len(test)):
+            if abs(a - b) < 3:
+                continue
+            row, col, dist = _project(points, test.poses[b], test.intrinsics[b])
+            ok = (col >= 0) & (col < test.W) & (row >= 0) & (row < test.H)
+            ok[ok] &= test.depth_mask[b][row[ok], col[ok]]
+            residuals.append(scale * test.depth[b][row[ok], col[ok]] - dist[ok])
+        for b in range(len(train)):
+            row, col, _ = _project(points, train.poses[b], train.intrinsics[b])
+            inside.append(train.alphas[b][np.clip(row, 0, train.H - 1), np.clip(col, 0, train.W - 1)] > 0.5)
+    r = np.concatenate(residuals)
+    covisible = np.abs(r) < 0.1
+    return dict(covisible_fraction=float(covisible.mean()), median_abs=float(np.median(np.abs(r[covisible]))),
+                median_signed=float(np.median(r[covisible])), rms=float(np.sqrt(np.mean(r[covisible] ** 2))),
+                silhouette_fraction=float(np.concatenate(inside).mean()))
+
+
 BLENDER_NEAR, BLENDER_FAR = 2.0, 6.0
 BLENDER_SCENE_BOX = np.array([[-1.5, -1.5, -1.5], [1.5, 1.5, 1.5]], dtype=np.float32)
 
@@ -1001,6 +1042,22 @@ def triangulate_sparse_depth(data: SceneData, work_dir: Path | str | None = None
 
     world = blender_world(data)
     K = data.intrinsics[0]
+    log_level, pycolmap.logging.minloglevel = pycolmap.logging.minloglevel, 2  # COLMAP's INFO lines: off
+    try:
+        obs = _triangulate_with_known_poses(data, world, K, work_dir)
+    finally:
+        pycolmap.logging.minloglevel = log_level
+    if len(obs["xyz"]) == 0:
+        raise DataError(f"{data.name}/{data.split}: triangulation found no points")
+    depth = rasterise_sparse_depth(obs, world, np.arange(len(data)), K.astype(np.float64), data.H, data.W)
+    stats = dict(points=len(obs["xyz"]), points_per_view=depth["depth_mask"].sum(axis=(1, 2)),
+                 mean_reprojection_error=float(obs["error"].mean()))
+    return replace(data, **depth), stats
+
+
+def _triangulate_with_known_poses(data: SceneData, world: dict, K: np.ndarray, work_dir) -> dict:
+    import pycolmap
+
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         tmp = Path(tmp)
         (tmp / "images").mkdir()
@@ -1028,13 +1085,7 @@ def triangulate_sparse_depth(data: SceneData, work_dir: Path | str | None = None
         (tmp / "model").mkdir()
         model = pycolmap.triangulate_points(model, database, tmp / "images", tmp / "model")
         model.write(tmp / "model")
-        obs = colmap_observations(tmp / "model", names)
-    if len(obs["xyz"]) == 0:
-        raise DataError(f"{data.name}/{data.split}: triangulation found no points")
-    depth = rasterise_sparse_depth(obs, world, np.arange(len(data)), K.astype(np.float64), data.H, data.W)
-    stats = dict(points=len(obs["xyz"]), points_per_view=depth["depth_mask"].sum(axis=(1, 2)),
-                 mean_reprojection_error=float(obs["error"].mean()))
-    return replace(data, **depth), stats
+        return colmap_observations(tmp / "model", names)
 
 
 def load_dataset(data: str | Path, split: str = "train", downscale: int = 1, *, root: Path | str = "data",
