@@ -194,8 +194,8 @@ class TensoRFField(nn.Module):
     (torch.Size([2, 3]), 0.0, True)
     """
 
-    def __init__(self, aabb, resolution: int = 128, density_components: int = 16, app_components: int = 48,
-                 app_dim: int = 27, hidden: int = 64, view_freqs: int = 2, density_shift: float = -10.0,
+    def __init__(self, aabb, resolution: int = 128, density_components: int = 8, app_components: int = 24,
+                 app_dim: int = 27, hidden: int = 64, hidden_layers: int = 2, view_freqs: int = 2, density_shift: float = -10.0,
                  density_scale: float = 25.0, init_scale: float = 0.1):
         super().__init__()
         self.register_buffer("aabb", torch.as_tensor(aabb, dtype=torch.float32).reshape(2, 3).clone())
@@ -208,9 +208,10 @@ class TensoRFField(nn.Module):
         self.app_planes = nn.Parameter(init_scale * torch.randn(3, app_components, G, G))
         self.app_lines = nn.Parameter(init_scale * torch.randn(3, app_components, G, 1))
         self.basis = nn.Linear(3 * app_components, app_dim, bias=False)
+        widths = [app_dim + 3 * (1 + 2 * view_freqs)] + [hidden] * hidden_layers
         self.decoder = nn.Sequential(
-            nn.Linear(app_dim + 3 * (1 + 2 * view_freqs), hidden), nn.ReLU(inplace=True),
-            nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 3),
+            *[m for a, b in zip(widths[:-1], widths[1:]) for m in (nn.Linear(a, b), nn.ReLU(inplace=True))],
+            nn.Linear(widths[-1], 3),
         )
 
     def normalize(self, points: Tensor) -> Tensor:
@@ -479,6 +480,14 @@ class OccupancyGrid(nn.Module):
         idx = (x * self.resolution).long().clamp(0, self.resolution - 1)
         return inside & self.occupied[idx[:, 0], idx[:, 1], idx[:, 2]]
 
+    def _coarse_occupied(self, factor: int = 4) -> Tensor:
+        """Occupancy max-pooled over ``factor^3`` cells, then dilated by one coarse cell."""
+        occ = self.occupied[None, None].float()
+        pad = (-self.resolution) % factor
+        occ = F.pad(occ, (0, pad) * 3)
+        coarse = F.max_pool3d(occ, factor, stride=factor)
+        return F.max_pool3d(coarse, 3, stride=1, padding=1)[0, 0] > 0
+
     @torch.no_grad()
     def occupied_samples(self, rays: RayBundle, near, far, step_size: float, max_samples: int = 1024,
                          perturb: bool = False, generator: torch.Generator | None = None
@@ -490,35 +499,66 @@ class OccupancyGrid(nn.Module):
         the largest kept count in the batch (at most ``max_samples``; rays with more keep their
         nearest ``max_samples``). Padding has ``t_start = t_end = 0``. ``perturb`` shifts each ray's
         march by ``U[0,1) * step_size``.
+
+        Two levels, same result as testing every step: runs of ``f`` steps (``f * step_size`` at most
+        one coarse cell of 4^3 cells) are first tested against the coarse grid dilated by one
+        coarse cell (conservative: every point of a run lies within one coarse cell of its
+        midpoint); only the steps of the surviving runs are tested against the fine grid.
         """
         near_r, far_r = _per_ray(near, rays), _per_ray(far, rays)
         t_enter, t_exit = ray_aabb_intersect(rays, self.aabb)
         lo = torch.maximum(near_r[:, 0], t_enter)[:, None]
         hi = torch.minimum(far_r[:, 0], t_exit)[:, None]
         n_steps = max(1, math.ceil(float((far_r - near_r).max()) / step_size))
-        k = torch.arange(n_steps, device=rays.device, dtype=torch.float32)
         offset = (torch.rand(len(rays), 1, device=rays.device, generator=generator) if perturb
                   else torch.zeros(len(rays), 1, device=rays.device))
+        factor = 4
+        coarse_cell = float(((self.aabb[1] - self.aabb[0]) / self.resolution).min()) * factor
+        run = max(1, int(coarse_cell // step_size))
+        # coarse pass: runs of `run` steps
+        j = torch.arange(math.ceil(n_steps / run), device=rays.device, dtype=torch.float32)
+        run_mid = near_r + (j * run + offset + run / 2) * step_size
+        half = run * step_size / 2
+        live = (run_mid + half >= lo) & (run_mid - half < hi)
+        if live.any():
+            coarse = self._coarse_occupied(factor)
+            x = (rays.origins[:, None] + rays.directions[:, None] * run_mid[..., None])[live]
+            idx = ((x - self.aabb[0]) / (self.aabb[1] - self.aabb[0]) * (self.resolution / factor)).floor().long()
+            idx = idx.clamp(0, coarse.shape[0] - 1)
+            live[live.clone()] = coarse[idx[:, 0], idx[:, 1], idx[:, 2]]
+        runs, (run_idx,) = _compact(live, j[None].expand_as(live), max_n=None)
+        # fine pass: every step of the surviving runs
+        k = (run_idx[..., None] * run + torch.arange(run, device=rays.device)).reshape(len(rays), -1)
         starts = near_r + (k + offset) * step_size
         ends = torch.minimum(starts + step_size, far_r)
         mids = 0.5 * (starts + ends)
-        candidate = (mids >= lo) & (mids < hi)
+        candidate = runs.repeat_interleave(run, -1) & (k < n_steps) & (mids >= lo) & (mids < hi)
         mask = torch.zeros_like(candidate)
         if candidate.any():
             points = rays.origins[:, None] + rays.directions[:, None] * mids[..., None]
             mask[candidate] = self.is_occupied(points[candidate])
-        position = mask.cumsum(-1) - 1
-        keep = mask & (position < max_samples)
-        n_out = max(1, int(keep.sum(-1).max()) if keep.any() else 1)
-        ray_idx = torch.arange(len(rays), device=rays.device)[:, None].expand_as(keep)[keep]
-        slot = position[keep]
-        out_starts = torch.zeros(len(rays), n_out, device=rays.device)
-        out_ends = torch.zeros_like(out_starts)
-        out_mask = torch.zeros(len(rays), n_out, dtype=torch.bool, device=rays.device)
-        out_starts[ray_idx, slot] = starts[keep]
-        out_ends[ray_idx, slot] = ends[keep]
-        out_mask[ray_idx, slot] = True
+        out_mask, (out_starts, out_ends) = _compact(mask, starts, ends, max_n=max_samples)
         return out_starts, out_ends, out_mask
+
+
+def _compact(mask: Tensor, *values: Tensor, max_n: int | None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Move the entries where ``mask [R,S]`` is True to the front of each row (order kept), keep at
+    most ``max_n`` per row; returns the new mask ``[R,S']`` (``S'`` = largest count, at least 1) and
+    the values, zero in the padding."""
+    position = mask.cumsum(-1) - 1
+    keep = mask if max_n is None else mask & (position < max_n)
+    counts = keep.sum(-1)
+    n_out = max(1, int(counts.max()) if counts.numel() else 1)
+    rows = torch.arange(mask.shape[0], device=mask.device)[:, None].expand_as(keep)[keep]
+    slot = position[keep]
+    out_mask = torch.zeros(mask.shape[0], n_out, dtype=torch.bool, device=mask.device)
+    out_mask[rows, slot] = True
+    outs = []
+    for v in values:
+        out = torch.zeros(mask.shape[0], n_out, dtype=v.dtype, device=v.device)
+        out[rows, slot] = v[keep]
+        outs.append(out)
+    return out_mask, tuple(outs)
 
 
 def render_weights(sigmas: Tensor, t_starts: Tensor, t_ends: Tensor, mask: Tensor | None = None

@@ -215,6 +215,20 @@ def test_occupancy_grid_samples_only_occupied_cells_and_keeps_the_sphere_surface
     assert mask.sum(-1).float().mean() < 0.1 * 400
 
 
+def test_two_level_march_keeps_exactly_the_occupied_steps():
+    """Against a brute-force march over every step, in a non-cubic box with a random grid."""
+    rays = forward_rays(300, seed=4)
+    grid = OccupancyGrid([[-0.6, -0.4, -3.9], [0.5, 0.3, -2.1]], resolution=30)
+    grid.occupied.copy_(torch.rand(30, 30, 30, generator=torch.Generator().manual_seed(0)) < 0.02)
+    s, e, mask = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.013, max_samples=10_000)
+    starts = 2.0 + 0.013 * torch.arange(308.0).expand(300, -1)
+    mids = 0.5 * (starts + torch.clamp(starts + 0.013, max=6.0))
+    points = rays.origins[:, None] + rays.directions[:, None] * mids[..., None]
+    expected = grid.is_occupied(points.reshape(-1, 3)).reshape(300, 308)
+    assert mask.any() and torch.equal(mask.sum(-1), expected.sum(-1))
+    assert torch.allclose(s[mask], starts[expected])
+
+
 def test_occupancy_grid_carves_a_visual_hull_from_masks():
     grid = OccupancyGrid([[-1.0] * 3, [1.0] * 3], resolution=16)
     Kc = torch.tensor([[40.0, 0, 32], [0, 40.0, 32], [0, 0, 1]])  # wide enough to see the whole box
