@@ -320,7 +320,8 @@ def stratified_samples(rays: RayBundle, near, far, n_samples: int, perturb: bool
     """``n_samples`` contiguous intervals covering ``[near, far]`` per ray: ``[R,S]`` starts and ends.
 
     ``near``/``far``: floats or ``[R]`` tensors. ``perturb`` jitters the interior edges by up to half
-    a step (``generator`` makes it reproducible).
+    a step (``generator``, on the rays' device, makes it reproducible; the same holds for every
+    sampler).
 
     >>> rays = RayBundle(torch.zeros(1, 3), torch.tensor([[0., 0, -1]]), torch.ones(1))
     >>> stratified_samples(rays, 2.0, 6.0, 4, perturb=False)
