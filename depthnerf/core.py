@@ -357,7 +357,8 @@ def importance_samples(t_starts: Tensor, t_ends: Tensor, weights: Tensor, n_samp
     pdf = weights.clamp_min(0) + 1e-5
     pdf = pdf * (t_ends > t_starts)  # zero-length (padding) intervals take no samples
     pdf = pdf / pdf.sum(-1, keepdim=True).clamp_min(1e-12)
-    cdf = torch.cat([torch.zeros_like(pdf[:, :1]), pdf.cumsum(-1)], -1).clamp(max=1.0)  # [R,S+1]
+    cdf = pdf.cumsum(-1)
+    cdf = torch.cat([torch.zeros_like(pdf[:, :1]), cdf / cdf[:, -1:].clamp_min(1e-12)], -1)  # [R,S+1], ends at 1
     shape = (weights.shape[0], n_samples + 1)
     offset = torch.rand(shape, device=weights.device, generator=generator) if perturb else torch.full(shape, 0.5)
     u = (torch.arange(n_samples + 1, device=weights.device) + offset.to(weights.device)) / (n_samples + 1)

@@ -186,6 +186,20 @@ def test_hierarchical_samples_concentrate_where_weights_are_high():
     assert torch.allclose(ms[:, 0], torch.full((32,), 2.0)) and torch.allclose(me[:, -1], torch.full((32,), 6.0))
 
 
+def test_hierarchical_samples_ignore_padding_of_occupancy_samples():
+    rays = forward_rays(50, seed=5)
+    grid = OccupancyGrid([[-1.0, -1.0, -4.0], [1.0, 1.0, -2.0]], resolution=16)
+    grid.update(lambda p: sphere_field(p, p)[1], threshold=1.0, jitter=False)
+    s, e, mask = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.05)
+    assert (~mask).any()  # some rows are padded
+    weights = render_rays(sphere_field, rays, s, e, mask=mask)["weights"]
+    fs, fe = importance_samples(s, e, weights, 32, perturb=True, generator=torch.Generator().manual_seed(1))
+    hit = mask.any(-1)
+    first, last = s[:, 0], e.max(-1).values
+    assert (fs[:, 1:] >= fe[:, :-1] - 1e-6).all() and (fe >= fs).all()
+    assert (fs[hit] >= first[hit, None] - 1e-6).all() and (fe[hit] <= last[hit, None] + 1e-6).all()
+
+
 def test_stratified_intervals_cover_near_to_far_contiguously():
     rays = forward_rays(10)
     s, e = stratified_samples(rays, torch.full((10,), 1.0), torch.linspace(3, 5, 10), 8, perturb=True)
