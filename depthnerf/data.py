@@ -364,11 +364,18 @@ def ensure_embedded_scene(root: Path | str = "data") -> Path:
     target = Path(root) / "embedded"
     expected = f"depthnerf.data.write_embedded_scene v{EMBEDDED_VERSION}"
     meta_file = target / "transforms_test.json"
-    if meta_file.exists() and json.loads(meta_file.read_text()).get("generator") == expected:
+
+    def current() -> bool:
+        return meta_file.exists() and json.loads(meta_file.read_text()).get("generator") == expected
+
+    if current():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".embedded-", dir=target.parent))
     write_embedded_scene(tmp)
+    if current():  # another process finished meanwhile: keep its copy (it may be read right now)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return target
     if target.exists():
         stale = Path(tempfile.mkdtemp(prefix=".embedded-stale-", dir=target.parent))
         os.replace(target, stale / "embedded")

@@ -520,3 +520,12 @@ def test_ndc_rays_map_the_near_plane_to_minus_one_and_infinity_to_one():
     ndc_point = np.array([-50 / 40 * point[0] / point[2], -50 / 30 * point[1] / point[2], 1 + 2 / point[2]])
     t = (ndc_point[2] - o_ndc[0, 0, 2]) / d_ndc[0, 0, 2]
     assert np.allclose(o_ndc[0, 0] + t * d_ndc[0, 0], ndc_point)
+
+
+def test_a_stale_embedded_scene_is_regenerated(tmp_path):
+    folder = D.write_embedded_scene(tmp_path / "embedded", views={"train": 2, "val": 1, "test": 1})
+    meta = json.loads((folder / "transforms_test.json").read_text())
+    (folder / "transforms_test.json").write_text(json.dumps({**meta, "generator": "an older version"}))
+    D.ensure_embedded_scene(tmp_path)
+    assert len(json.loads((folder / "transforms_train.json").read_text())["frames"]) == 100
+    assert not list(tmp_path.glob(".embedded-*")), "temporary and stale folders are removed"
