@@ -147,7 +147,8 @@ def evaluate_run(run, data, lpips_net=None, chunk: int = 8192, progress: bool = 
     """Render every view of ``data`` with ``run`` and score it.
 
     Returns ``(metrics, renders)``: ``metrics`` has the means (image metrics: mean over views;
-    depth: pooled over all valid pixels) and ``per_view`` lists; ``renders`` holds ``rgb
+    depth: pooled over all valid pixels; None without ground truth, or ``*_object`` without
+    alphas) and ``per_view`` lists; ``renders`` holds ``rgb
     [V,H,W,3]`` (clipped to [0, 1]) and ``depth [V,H,W]`` as numpy arrays.
     """
     per_view = {key: [] for key in IMAGE_KEYS}
@@ -162,6 +163,9 @@ def evaluate_run(run, data, lpips_net=None, chunk: int = 8192, progress: bool = 
         per_view["lpips"].append(None if lpips_net is None else lpips_distance(lpips_net, rgb, data.images[view]))
     renders = {"rgb": np.stack(rgbs), "depth": np.stack(depths)}
     metrics = {key: (None if None in values else float(np.mean(values))) for key, values in per_view.items()}
+    metrics |= {key: None for key in DEPTH_KEYS + DEPTH_OBJECT_KEYS}
+    if data.depth is None:
+        metrics["depth_note"] = f"the {data.split!r} split of {data.name!r} has no ground-truth depth"
     for suffix, mask in depth_masks(data).items():
         pooled = depth_metrics(renders["depth"], data.depth, mask)
         views = [depth_metrics(renders["depth"][v], data.depth[v], mask[v]) for v in range(len(data))]

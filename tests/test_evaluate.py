@@ -117,6 +117,20 @@ def test_evaluation_renders_what_the_saved_model_renders(evaluated):
     np.testing.assert_allclose(renders["baseline"]["depth"][1], out["depth"][0], atol=1e-6)
 
 
+def test_unreadable_model_is_reported_missing_and_data_without_depth_has_null_depth(evaluated, tmp_path):
+    results, test_data, *_ = evaluated
+    (tmp_path / "soft").mkdir()
+    (tmp_path / "soft" / "model_soft.pth").write_bytes(b"not a checkpoint")
+    (tmp_path / "baseline").symlink_to(results / "baseline")
+    no_depth = test_data.subset([0])
+    no_depth.depth, no_depth.depth_mask = None, None
+    evaluation, _ = evaluate.evaluate_all(tmp_path, no_depth, strategies=("soft", "baseline"), progress=False)
+    assert "cannot read" in evaluation["soft"]["missing"] and "model_soft.pth" in evaluation["soft"]["missing"]
+    baseline = evaluation["baseline"]
+    assert all(baseline[key] is None for key in evaluate.DEPTH_KEYS + evaluate.DEPTH_OBJECT_KEYS)
+    assert "no ground-truth depth" in baseline["depth_note"] and baseline["psnr"] > 0
+
+
 def test_metrics_match_an_independent_computation(evaluated):
     results, test_data, evaluation, renders, lpips_net = evaluated
     saved = json.loads((results / "evaluation_results.json").read_text())
