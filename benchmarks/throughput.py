@@ -93,7 +93,7 @@ def main() -> int:
 
     mlp = make_field("mlp")
     tensorf = make_field("tensorf", BOX, **TENSORF)
-    fields = {"mlp": {"config": "8x256, skip at 4, PE 10/4", **train_throughput(mlp, 1024, 64, 2, g)},
+    fields = {"mlp": {"config": "8x256, skip at 4, PE 10/4", **train_throughput(mlp, 512, 64, 2, g)},
               "tensorf": {"config": TENSORF, **train_throughput(tensorf, 4096, 64, 3, g)}}
     report["fields"] = fields
     report["tensorf_over_mlp_train_points_per_s"] = round(
