@@ -6,8 +6,11 @@ STAMP := $(VENV)/.requirements-installed
 PROFILE ?= quick
 DATA ?= embedded
 RESULTS ?= results
+# torch's OpenMP threads otherwise spin while waiting; on a busy 2-core machine that made a
+# training step 5-10x slower (see README, Troubleshooting).
+export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: venv export pipeline test jupyter clean-results
+.PHONY: venv export pipeline test jupyter readme-results clean-results
 
 venv: $(STAMP)
 
@@ -25,6 +28,9 @@ pipeline: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+readme-results: $(STAMP)
+	$(PY) -m tools.readme_results --results $(RESULTS)
 
 jupyter: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --allow-root

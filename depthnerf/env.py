@@ -17,7 +17,7 @@ PROFILES: dict[str, dict] = {
     ),
     "quick": dict(
         downscale=2, max_train_views=None, max_test_views=None, field="tensorf", grid_resolution=128,
-        iterations=1500, batch_rays=2048, n_samples=64, march_steps=256, max_samples=64,
+        iterations=800, batch_rays=2048, n_samples=64, march_steps=256, max_samples=64,
         val_every=250, checkpoint_every=250, render_frames=40, render_downscale=2,
     ),
     "full": dict(

@@ -32,16 +32,20 @@ class TrainConfig:
     field_kwargs: dict = dataclasses.field(default_factory=dict)
     iterations: int = 1500
     batch_rays: int = 2048
-    lr: float = 0.02
+    depth_rays: int = 0
+    lr: float = 0.04
     lr_final_factor: float = 0.1
     precrop_iters: int = 0
     precrop_fraction: float = 0.5
+    random_background: bool = True
+    density_l1: float = 0.0
     seed: int = 0
     sampler: str = "occupancy"
     n_samples: int = 96
     march_steps: int = 512
     max_samples: int = 192
     occupancy_resolution: int = 64
+    carve_visual_hull: bool = True
     occupancy_every: int = 16
     occupancy_warmup: int = 64
     val_every: int = 250
@@ -53,7 +57,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-FIELD_LR = {"tensorf": 0.02, "mlp": 5e-4}
+FIELD_LR = {"tensorf": 0.04, "mlp": 5e-4}
 
 
 def config_for_profile(profile: str, strategy: str, **overrides) -> TrainConfig:
@@ -219,6 +223,8 @@ def scene_tensors(data: SceneData, device: torch.device) -> dict:
         "poses": torch.from_numpy(data.poses).to(device),
         "background": torch.as_tensor(data.background, dtype=torch.float32, device=device),
     }
+    if data.alphas is not None:
+        tensors["alpha"] = torch.from_numpy(data.alphas).to(device)
     if data.depth is not None and data.depth_mask is not None:
         tensors["depth"] = torch.from_numpy(data.depth).to(device)
         tensors["depth_mask"] = torch.from_numpy(data.depth_mask).to(device)
@@ -241,17 +247,26 @@ def draw_pixels(n_views: int, H: int, W: int, n: int, generator: torch.Generator
 
 def gather_batch(tensors: dict, view, row, col) -> dict:
     """Targets of the drawn pixels: ``rgb [R,3]`` and, when present, ``depth``/``depth_mask``/``depth_sigma [R]``."""
-    batch = {key: tensors[key][view, row, col] for key in ("rgb", "depth", "depth_mask", "depth_sigma")
-             if key in tensors}
-    return batch
+    return {key: tensors[key][view, row, col]
+            for key in ("rgb", "alpha", "depth", "depth_mask", "depth_sigma") if key in tensors}
 
 
-NETWORK_LR_FACTOR = 0.05
+def swap_background(batch: dict, old: torch.Tensor, new: torch.Tensor) -> dict:
+    """Targets composited on ``new [R,3]`` instead of ``old [3]``: ``rgb + (1 - alpha)(new - old)``.
+
+    >>> swap_background({"rgb": torch.tensor([[1.0, 1.0, 1.0]]), "alpha": torch.tensor([0.0])},
+    ...                 torch.ones(3), torch.tensor([[0.2, 0.4, 0.6]]))["rgb"]
+    tensor([[0.2000, 0.4000, 0.6000]])
+    """
+    return {**batch, "rgb": batch["rgb"] + (1 - batch["alpha"])[:, None] * (new - old)}
+
+
+NETWORK_LR_FACTOR = 0.075
 
 
 def parameter_groups(field_: torch.nn.Module, lr: float) -> list[dict]:
-    """Optimizer groups: a grid field's factors at ``lr`` and its small MLP at ``0.05 * lr`` (TensoRF:
-    0.02 and 0.001); any other field one group at ``lr``."""
+    """Optimizer groups: a grid field's factors at ``lr`` and its small MLP at ``0.075 * lr``
+    (TensoRF defaults: 0.04 and 0.003); any other field one group at ``lr``."""
     if isinstance(field_, core.TensoRFField):
         return [{"params": field_.grid_parameters(), "lr": lr},
                 {"params": field_.network_parameters(), "lr": lr * NETWORK_LR_FACTOR}]
@@ -268,6 +283,8 @@ def build_sampler(config: TrainConfig, data: SceneData, device: torch.device) ->
     if config.sampler == "occupancy":
         aabb = torch.as_tensor(np.asarray(data.scene_box), dtype=torch.float32)
         occupancy = core.OccupancyGrid(aabb, config.occupancy_resolution).to(device)
+        if config.carve_visual_hull and data.alphas is not None:
+            occupancy.carve(data.alphas, data.intrinsics, data.poses)
     elif config.sampler != "stratified":
         raise ValueError(f"unknown sampler {config.sampler!r}: 'occupancy' or 'stratified'")
     return RaySampler(float(data.near), float(data.far), config.n_samples, occupancy,
@@ -333,6 +350,10 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
     generator = torch.Generator(device=device).manual_seed(config.seed)
     state = {"step": 0, "seconds": 0.0, "loss": [], "psnr": [], "val": []}
 
+    depth_pixels = None
+    if strategy.needs_depth and config.depth_rays > 0:
+        depth_pixels = torch.nonzero(tensors["depth_mask"])  # [P, 3] (view, row, col)
+
     checkpoint_path = out_dir / "checkpoint.pth"
     if resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, config, field_, optimizer, sampler, generator)
@@ -371,14 +392,22 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
                 sampler.occupancy.update(field_, generator=generator)
             crop = config.precrop_fraction if step < config.precrop_iters else 1.0
             view, row, col = draw_pixels(n_views, H, W, config.batch_rays, generator, crop)
+            if depth_pixels is not None:
+                pick = depth_pixels[torch.randint(len(depth_pixels), (config.depth_rays,),
+                                                  generator=generator, device=device)]
+                view, row, col = (torch.cat([a, b]) for a, b in zip((view, row, col), pick.unbind(-1)))
             rays = core.camera_rays(tensors["intrinsics"], tensors["poses"], H, W, pixels=(view, row, col))
             batch = gather_batch(tensors, view, row, col)
+            background = tensors["background"]
+            if config.random_background and "alpha" in batch:
+                background = torch.rand(len(rays), 3, generator=generator, device=device)
+                batch = swap_background(batch, tensors["background"], background)
             samples = strategy.train_samples(sampler, rays, batch, generator)
-            out = core.render_rays(field_, rays, *samples, background=tensors["background"])
+            out = core.render_rays(field_, rays, *samples, background=background)
             terms = strategy.losses(out, batch)
             loss = sum(terms.values())
             if isinstance(field_, core.TensoRFField):
-                loss = loss + field_.regularization()
+                loss = loss + field_.regularization(l1_weight=config.density_l1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

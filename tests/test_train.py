@@ -116,3 +116,20 @@ def test_hard_evaluation_samples_around_its_own_depth():
     out = core.render_rays(OpaqueSlab(), rays, t0, t1, mask, background=torch.ones(3))
     assert torch.allclose(out["depth"], truth, atol=0.02)
     assert make_strategy("hybrid").eval_samples.__func__ is HardStrategy.eval_samples
+
+
+def test_sparse_depth_reaches_the_loss_through_depth_rays(tiny, tmp_path):
+    """With 0.2 % of pixels holding depth, uniform pixels almost never carry depth; depth_rays do."""
+    from depthnerf.data import corrupt_depth
+
+    train_data, _ = tiny
+    sparse = corrupt_depth(train_data, keep_fraction=0.002, seed=0)
+    assert 0 < sparse.depth_mask.sum() < 0.01 * sparse.depth_mask.size
+
+    def depth_terms(out, **kw):
+        train(sparse, tiny_config("soft", iterations=10, log_every=1, **kw), out, progress=False)
+        records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+        return [r["depth"] for r in records if "depth" in r]
+
+    assert all(v > 0 for v in depth_terms(tmp_path / "with", depth_rays=32))
+    assert sum(v > 0 for v in depth_terms(tmp_path / "without")) <= 1

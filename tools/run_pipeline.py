@@ -44,7 +44,18 @@ def run(profile: str, data: str, results: str, only: list[str] | None = None) ->
             return 1
         print(f"[pipeline] {path.name} done in {time.perf_counter() - t0:.1f} s", flush=True)
     print(f"[pipeline] all {len(chosen)} notebooks done in {time.perf_counter() - started:.1f} s")
+    summarise(Path(results))
     return 0
+
+
+def summarise(results: Path) -> None:
+    """Print the comparison table (when 07 ran) and every artefact under ``results``."""
+    table = results / "evaluation_results.md"
+    if table.exists():
+        print("\n[pipeline] comparison (results/evaluation_results.md):\n" + table.read_text())
+    print(f"[pipeline] artefacts under {results}/:")
+    for path in sorted(p for p in results.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        print(f"  {path.relative_to(results)}  ({path.stat().st_size / 1024:.0f} KiB)")
 
 
 def main(argv: list[str] | None = None) -> int:
