@@ -8,7 +8,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 from tqdm.auto import tqdm
+
+from depthnerf.train import atomic_write
 
 STRATEGIES = ("baseline", "soft", "hard", "hybrid")
 MIN_MSE = 1e-10  # PSNR cap: -10 log10(1e-10) = 100 dB
@@ -233,22 +234,6 @@ TABLE_COLUMNS = [  # (key, header, format)
     ("iterations", "iterations", "{:d}"), ("peak_memory_bytes", "peak memory (MiB)", "{:.0f}"),
 ]
 CSV_KEYS = ["strategy", "missing", *IMAGE_KEYS, *DEPTH_KEYS, *DEPTH_OBJECT_KEYS, *COST_KEYS]
-
-
-def atomic_write(path: Path | str, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path`` (same suffix, so writers that
-    pick the format from the extension work) and rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def strategy_names(evaluation: dict) -> list[str]:

@@ -9,7 +9,7 @@ import torch
 from tqdm.auto import tqdm
 
 from depthnerf.data import look_at
-from depthnerf.evaluate import atomic_write
+from depthnerf.train import atomic_write
 
 FORWARD_FACING_AGREEMENT = 0.9
 UP_SNAP_DEGREES = 25.0

@@ -178,11 +178,12 @@ def check_depth_available(strategy: Strategy, data: SceneData) -> None:
             f"COLMAP depth, or train the 'baseline' strategy.")
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file over ``path``."""
+def atomic_write(path: Path | str, write) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path`` (same suffix, so writers that
+    pick the format from the extension work), then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
         write(Path(tmp))
@@ -190,6 +191,7 @@ def atomic_write(path: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    return path
 
 
 def atomic_json(path: Path, obj) -> None:

@@ -1,5 +1,6 @@
 """Notebook conventions, and every notebook executed headless in the smoke profile."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from tools.export_notebooks import ROOT, notebooks
 
 NOTEBOOKS = notebooks()
+STRATEGIES = ["baseline", "soft", "hard", "hybrid"]
 
 
 def test_all_nine_notebooks_exist():
@@ -38,6 +40,45 @@ def test_pipeline_runs_headless_in_smoke_profile(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     executed = sorted(p.name for p in (results / "notebooks").glob("*.ipynb"))
     assert executed == [p.name for p in NOTEBOOKS]
+    artefacts = readme_artefacts()
+    assert len(artefacts) > 30, artefacts
+    empty = [a for a in artefacts if not (results / a).is_file() or (results / a).stat().st_size == 0]
+    assert not empty, f"artefacts named in the README missing or empty after the smoke pipeline: {empty}"
+    assert "comparison (results/evaluation_results.md)" in proc.stdout and "| baseline |" in proc.stdout
+
+
+def expand(pattern: str) -> list[str]:
+    """``a/{b,c}.{x,y}`` -> the four paths (shell-style braces, as the README writes them)."""
+    match = re.search(r"\{([^}]*)\}", pattern)
+    if not match:
+        return [pattern]
+    head, tail = pattern[:match.start()], pattern[match.end():]
+    return [path for option in match.group(1).split(",") for path in expand(head + option + tail)]
+
+
+def readme_artefacts() -> list[str]:
+    """Every file the README's "Where results go" table names, relative to results/."""
+    section = (ROOT / "README.md").read_text().split("## Where results go", 1)[1].split("\n## ", 1)[0]
+    paths = []
+    for row in section.splitlines():
+        if not row.startswith("| `results/"):
+            continue
+        first_cell = row.split("|")[1]
+        for name in re.findall(r"`results/([^`]+)`", first_cell):
+            for path in expand(name):
+                if "NN_*" in path:
+                    continue
+                if "<strategy>" in path:
+                    paths += [path.replace("<strategy>", s) for s in STRATEGIES]
+                else:
+                    paths.append(path)
+    return paths
+
+
+def test_readme_artefact_list_is_parsed():
+    artefacts = readme_artefacts()
+    assert "baseline/model_baseline.pth" in artefacts and "soft/psnr_history.npy" in artefacts
+    assert "hybrid/renders/depth.mp4" in artefacts and "evaluation_results.csv" in artefacts
 
 
 @pytest.mark.slow

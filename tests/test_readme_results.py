@@ -1,0 +1,45 @@
+"""The README's results table is generated from results/, never typed by hand."""
+import json
+
+import pytest
+
+from depthnerf.evaluate import markdown_table
+from tools.readme_results import END, START, main, replace_block
+
+
+def fake_results(tmp_path):
+    evaluation = {
+        "baseline": {"psnr": 30.17, "ssim": 0.95, "lpips": None, "depth_absrel": 0.0157, "depth_rmse": 0.1,
+                     "depth_delta1": 0.99, "train_seconds": 86.7, "iterations": 800,
+                     "peak_memory_bytes": 2**30, "device": "cpu"},
+        "soft": {"missing": "no model_soft.pth"},
+        "meta": {"data": "embedded", "test_images": 10, "resolution": [100, 100]},
+    }
+    (tmp_path / "evaluation_results.json").write_text(json.dumps(evaluation))
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "config.json").write_text(json.dumps({"iterations": 800, "batch_rays": 2048,
+                                                                   "field": "tensorf"}))
+    return evaluation
+
+
+def test_readme_block_is_replaced_by_the_evaluation_table(tmp_path):
+    evaluation = fake_results(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\nbefore\n{START}\nold numbers 99.9\n{END}\nafter\n")
+    main(["--results", str(tmp_path), "--readme", str(readme)])
+    text = readme.read_text()
+    assert "old numbers" not in text and text.startswith("# x\n\nbefore\n") and text.endswith("after\n")
+    assert markdown_table(evaluation) in text
+    assert "Data `embedded`, 10 held-out test views at 100x100; 800 iterations of 2048 rays" in text
+
+
+def test_readme_without_markers_is_an_error():
+    with pytest.raises(ValueError, match="results:start"):
+        replace_block("no markers here", "table")
+
+
+def test_missing_evaluation_names_the_file(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{START}\n{END}\n")
+    with pytest.raises(FileNotFoundError, match="evaluation_results.json"):
+        main(["--results", str(tmp_path / "none"), "--readme", str(readme)])
