@@ -24,6 +24,7 @@ def run(profile: str, data: str, results: str, only: list[str] | None = None) ->
     out_dir = Path(results) / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(DEPTHNERF_PROFILE=profile, DEPTHNERF_DATA=data, DEPTHNERF_RESULTS=results)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # kernels inherit it: no spinning threads
     chosen = [p for p in notebooks(ROOT) if not only or p.name[:2] in only]
     started = time.perf_counter()
     for path in chosen:
