@@ -1,4 +1,4 @@
-"""The Colab notebooks: metadata, and both executed headless in the smoke profile inside the checkout."""
+"""The Colab notebooks: metadata; both executed headless in the smoke profile inside the checkout; setup cloning from outside one."""
 import json
 from pathlib import Path
 
