@@ -2,6 +2,7 @@
 
 
 import importlib
+import importlib.metadata
 import os
 import platform
 from dataclasses import dataclass
@@ -101,8 +102,8 @@ def check_dependencies() -> list[DependencyStatus]:
     statuses = []
     for module, pip_name, purpose in DEPENDENCIES:
         try:
-            imported = importlib.import_module(module)
-            statuses.append(DependencyStatus(pip_name, getattr(imported, "__version__", "?"), None, purpose))
+            importlib.import_module(module)
+            statuses.append(DependencyStatus(pip_name, importlib.metadata.version(pip_name), None, purpose))
         except Exception as err:  # an import can fail with any error (e.g. a broken binary)
             problem = f"{type(err).__name__}: {err}. Fix: pip install -r requirements.txt"
             statuses.append(DependencyStatus(pip_name, None, problem, purpose))
