@@ -13,7 +13,7 @@ def fake_results(tmp_path):
                      "depth_delta1": 0.99, "train_seconds": 86.7, "iterations": 800,
                      "peak_memory_bytes": 2**30, "device": "cpu"},
         "soft": {"missing": "no model_soft.pth"},
-        "meta": {"data": "embedded", "test_images": 10, "resolution": [100, 100]},
+        "meta": {"data": "embedded", "test_views": list(range(10)), "resolution": [100, 100]},
     }
     (tmp_path / "evaluation_results.json").write_text(json.dumps(evaluation))
     (tmp_path / "baseline").mkdir()
