@@ -52,8 +52,8 @@ from depthnerf.data import SceneData, downscale_area, load_dataset, read_image, 
 from depthnerf.env import select_device  # noqa: E402
 from depthnerf.evaluate import psnr, ssim  # noqa: E402
 from depthnerf.train import (  # noqa: E402
-    RaySampler, TrainConfig, atomic_json, config_for_profile, draw_pixels, gather_batch, make_strategy,
-    peak_memory_bytes, render_views, scene_tensors, swap_background, train,
+    TrainConfig, atomic_json, build_run, config_for_profile, draw_pixels, gather_batch, peak_memory_bytes,
+    render_views, scene_tensors, swap_background, train,
 )
 
 THRESHOLDS = (20.0, 22.5, 25.0, 28.0, 30.0)
@@ -90,21 +90,11 @@ def _timed(fn) -> float:
 
 
 # ----------------------------------------------------------------------------------------- ours
-def load_state(out_dir: Path, config: TrainConfig, train_data: SceneData, device):
+def load_state(out_dir: Path, train_data: SceneData, device):
     """Field, sampler and strategy of the checkpoint in ``out_dir`` (no visual-hull carving)."""
     saved = torch.load(out_dir / "checkpoint.pth", map_location="cpu", weights_only=False)
-    field = core.make_field(config.field, torch.as_tensor(train_data.scene_box, dtype=torch.float32),
-                            **config.field_kwargs)
-    field.load_state_dict(saved["field"])
-    field.to(device).eval()
-    occupancy = None
-    if saved["occupancy"] is not None:
-        occupancy = core.OccupancyGrid(torch.zeros(2, 3), config.occupancy_resolution)
-        occupancy.load_state_dict(saved["occupancy"])
-        occupancy.to(device)
-    sampler = RaySampler(float(train_data.near), float(train_data.far), config.n_samples, occupancy,
-                         config.march_steps, config.max_samples)
-    return field, sampler, make_strategy(config.strategy, **config.strategy_params), saved
+    run = build_run(saved, float(train_data.near), float(train_data.far), device, out_dir)
+    return run.field, run.sampler, run.strategy, saved
 
 
 def samples_per_ray(strategy, sampler, tensors: dict, shape, device, n: int = 4096) -> float:
@@ -144,7 +134,7 @@ def run_ours(config: TrainConfig, train_data: SceneData, test: SceneData, args, 
                       "iterations" if step >= config.iterations else None)
         if seconds < next_eval - 0.5 and stopped_by is None:
             continue
-        field, sampler, strategy, _ = load_state(out_dir, config, train_data, device)
+        field, sampler, strategy, _ = load_state(out_dir, train_data, device)
         start = time.perf_counter()
         point = {"seconds": round(seconds, 2), "iterations": step,
                  **evaluate_views(field, strategy, sampler, test, device),
@@ -158,7 +148,7 @@ def run_ours(config: TrainConfig, train_data: SceneData, test: SceneData, args, 
             stopped_by = "target"
         if stopped_by:
             break
-    field, sampler, strategy, saved = load_state(out_dir, config, train_data, device)
+    field, sampler, strategy, saved = load_state(out_dir, train_data, device)
     report = {"config": config.to_dict(), "curve": curve, "time_to_psnr": time_to_psnr(curve),
               "iterations": step, "train_seconds": round(seconds, 2), "stopped_by": stopped_by,
               "psnr": curve[-1]["psnr"], "ssim": curve[-1]["ssim"],

@@ -33,7 +33,7 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from depthnerf.core import (  # noqa: E402
-    OccupancyGrid, RayBundle, box_near_far, camera_rays, importance_samples, make_field, render_image,
+    OccupancyGrid, RayBundle, camera_rays, importance_samples, make_field, render_image,
     render_rays, stratified_samples,
 )
 from depthnerf.data import load_dataset  # noqa: E402

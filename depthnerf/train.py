@@ -503,6 +503,23 @@ class TrainedRun:
         return render_views(self.field, self.strategy, self.sampler, data, views, device, chunk)
 
 
+def build_run(saved: dict, near: float, far: float, device: torch.device,
+              out_dir: Path | None = None) -> TrainedRun:
+    """Field, sampler (with its occupancy grid) and strategy of a saved model or checkpoint dict."""
+    config = TrainConfig(**saved["config"])
+    field_ = core.make_field(config.field, torch.zeros(2, 3), **config.field_kwargs)
+    field_.load_state_dict(saved["field"])
+    field_.to(device).eval()
+    occupancy = None
+    if saved["occupancy"] is not None:
+        occupancy = core.OccupancyGrid(torch.zeros(2, 3), config.occupancy_resolution)
+        occupancy.load_state_dict(saved["occupancy"])
+        occupancy.to(device)
+    sampler = RaySampler(near, far, config.n_samples, occupancy, config.march_steps, config.max_samples)
+    strategy = make_strategy(config.strategy, **config.strategy_params)
+    return TrainedRun(strategy, field_, sampler, config, out_dir)
+
+
 def load_run(out_dir, device: torch.device | None = None) -> TrainedRun:
     """Load a finished run from ``out_dir`` (its ``model_<strategy>.pth``)."""
     device = device or select_device()
@@ -515,16 +532,4 @@ def load_run(out_dir, device: torch.device | None = None) -> TrainedRun:
         saved = torch.load(models[0], map_location="cpu", weights_only=False)
     except Exception as err:
         raise RuntimeError(f"cannot read {models[0]}: {err}") from err
-    config = TrainConfig(**saved["config"])
-    field_ = core.make_field(config.field, torch.zeros(2, 3), **config.field_kwargs)
-    field_.load_state_dict(saved["field"])
-    field_.to(device).eval()
-    occupancy = None
-    if saved["occupancy"] is not None:
-        occupancy = core.OccupancyGrid(torch.zeros(2, 3), config.occupancy_resolution)
-        occupancy.load_state_dict(saved["occupancy"])
-        occupancy.to(device)
-    sampler = RaySampler(saved["near"], saved["far"], config.n_samples, occupancy,
-                         config.march_steps, config.max_samples)
-    strategy = make_strategy(config.strategy, **config.strategy_params)
-    return TrainedRun(strategy, field_, sampler, config, out_dir)
+    return build_run(saved, saved["near"], saved["far"], device, out_dir)

@@ -1,11 +1,10 @@
 """The generated package must match the notebooks it comes from."""
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from tools.export_notebooks import EXPORT_TAG, PACKAGE, ROOT, export_all, module_name, notebooks
+from tools.export_notebooks import EXPORT_TAG, PACKAGE, export_all, module_name, notebooks
 
 HEADER = "# Generated from "
 
