@@ -53,7 +53,7 @@ from depthnerf.env import select_device  # noqa: E402
 from depthnerf.evaluate import psnr, ssim  # noqa: E402
 from depthnerf.train import (  # noqa: E402
     TrainConfig, atomic_json, build_run, config_for_profile, draw_pixels, gather_batch, peak_memory_bytes,
-    render_views, scene_tensors, swap_background, train,
+    render_views, scene_tensors, train, training_loss,
 )
 
 THRESHOLDS = (20.0, 22.5, 25.0, 28.0, 30.0)
@@ -170,26 +170,11 @@ def profile_steps(field, sampler, strategy, config: TrainConfig, tensors: dict, 
     points = []
 
     def step():
-        view, row, col = draw_pixels(*shape, config.batch_rays, generator)
-        if depth_pixels is not None:
-            pick = depth_pixels[torch.randint(len(depth_pixels), (config.depth_rays,), generator=generator,
-                                              device=device)]
-            view, row, col = (torch.cat([a, b]) for a, b in zip((view, row, col), pick.unbind(-1)))
-        rays = core.camera_rays(tensors["intrinsics"], tensors["poses"], shape[1], shape[2], pixels=(view, row, col))
-        batch = gather_batch(tensors, view, row, col)
-        background = tensors["background"]
-        if config.random_background and "alpha" in batch:
-            background = torch.rand(len(rays), 3, generator=generator, device=device)
-            batch = swap_background(batch, tensors["background"], background)
-        samples = strategy.train_samples(sampler, rays, batch, generator)
-        out = core.render_rays(field, rays, *samples, background=background)
-        loss = sum(strategy.losses(out, batch).values())
-        if isinstance(field, core.TensoRFField):
-            loss = loss + field.regularization(l1_weight=config.density_l1)
+        loss, _, out = training_loss(field, strategy, sampler, tensors, config, generator, depth_pixels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        points.append(int(samples[2].sum()))
+        points.append(int(out["mask"].sum()))
 
     step()  # warm-up
     points.clear()

@@ -275,6 +275,32 @@ def parameter_groups(field_: torch.nn.Module, lr: float) -> list[dict]:
     return [{"params": list(field_.parameters()), "lr": lr}]
 
 
+def training_loss(field_, strategy: Strategy, sampler: RaySampler, tensors: dict, config: TrainConfig,
+                  generator: torch.Generator, depth_pixels: torch.Tensor | None = None,
+                  crop: float = 1.0) -> tuple[torch.Tensor, dict, dict]:
+    """One training step before the update: draw pixels (plus ``depth_rays`` among ``depth_pixels``),
+    build rays, sample, render, and return ``(loss, loss terms, render output)``."""
+    n_views, H, W = tensors["rgb"].shape[:3]
+    view, row, col = draw_pixels(n_views, H, W, config.batch_rays, generator, crop)
+    if depth_pixels is not None:
+        pick = depth_pixels[torch.randint(len(depth_pixels), (config.depth_rays,),
+                                          generator=generator, device=generator.device)]
+        view, row, col = (torch.cat([a, b]) for a, b in zip((view, row, col), pick.unbind(-1)))
+    rays = core.camera_rays(tensors["intrinsics"], tensors["poses"], H, W, pixels=(view, row, col))
+    batch = gather_batch(tensors, view, row, col)
+    background = tensors["background"]
+    if config.random_background and "alpha" in batch:
+        background = torch.rand(len(rays), 3, generator=generator, device=generator.device)
+        batch = swap_background(batch, tensors["background"], background)
+    samples = strategy.train_samples(sampler, rays, batch, generator)
+    out = core.render_rays(field_, rays, *samples, background=background)
+    terms = strategy.losses(out, batch)
+    loss = sum(terms.values())
+    if isinstance(field_, core.TensoRFField):
+        loss = loss + field_.regularization(l1_weight=config.density_l1)
+    return loss, terms, out
+
+
 def build_field(config: TrainConfig, scene_box, device: torch.device) -> torch.nn.Module:
     aabb = torch.as_tensor(np.asarray(scene_box), dtype=torch.float32)
     return core.make_field(config.field, aabb, **config.field_kwargs).to(device)
@@ -341,7 +367,6 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
     strategy = make_strategy(config.strategy, **config.strategy_params)
     check_depth_available(strategy, train_data)
     tensors = scene_tensors(train_data, device)
-    n_views, H, W = train_data.images.shape[:3]
 
     torch.manual_seed(config.seed)
     field_ = build_field(config, train_data.scene_box, device)
@@ -393,23 +418,8 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
                     and step % config.occupancy_every == 0):
                 sampler.occupancy.update(field_, generator=generator)
             crop = config.precrop_fraction if step < config.precrop_iters else 1.0
-            view, row, col = draw_pixels(n_views, H, W, config.batch_rays, generator, crop)
-            if depth_pixels is not None:
-                pick = depth_pixels[torch.randint(len(depth_pixels), (config.depth_rays,),
-                                                  generator=generator, device=device)]
-                view, row, col = (torch.cat([a, b]) for a, b in zip((view, row, col), pick.unbind(-1)))
-            rays = core.camera_rays(tensors["intrinsics"], tensors["poses"], H, W, pixels=(view, row, col))
-            batch = gather_batch(tensors, view, row, col)
-            background = tensors["background"]
-            if config.random_background and "alpha" in batch:
-                background = torch.rand(len(rays), 3, generator=generator, device=device)
-                batch = swap_background(batch, tensors["background"], background)
-            samples = strategy.train_samples(sampler, rays, batch, generator)
-            out = core.render_rays(field_, rays, *samples, background=background)
-            terms = strategy.losses(out, batch)
-            loss = sum(terms.values())
-            if isinstance(field_, core.TensoRFField):
-                loss = loss + field_.regularization(l1_weight=config.density_l1)
+            loss, terms, _ = training_loss(field_, strategy, sampler, tensors, config, generator,
+                                           depth_pixels, crop)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
