@@ -10,7 +10,7 @@ RESULTS ?= results
 # training step 5-10x slower (see README, Troubleshooting).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: venv export pipeline test jupyter readme-results clean-results
+.PHONY: venv export pipeline study test jupyter readme-results clean-results
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ export: $(STAMP)
 
 pipeline: $(STAMP)
 	$(PY) -m tools.run_pipeline --profile $(PROFILE) --data $(DATA) --results $(RESULTS)
+
+# A study notebook on Ray, e.g. `make study STUDY=Analysis/few_view_study` (finished trials are skipped).
+study: $(STAMP)
+	$(PY) -m tools.run_pipeline --profile $(PROFILE) --data $(DATA) --results $(RESULTS) --notebooks $(STUDY).ipynb
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -4,7 +4,7 @@ import shutil
 import nbformat
 import pytest
 
-from tools.export_notebooks import EXPORT_TAG, PACKAGE, export_all, module_name, notebooks
+from tools.export_notebooks import EXPORT_TAG, PACKAGE, export_all, exporting_notebooks, module_name, notebooks, relative_name
 
 HEADER = "# Generated from "
 
@@ -21,16 +21,16 @@ def test_committed_modules_match_notebooks(tmp_path):
 
 def test_every_generated_module_has_a_notebook():
     generated = {p.stem for p in PACKAGE.glob("*.py") if p.read_text().startswith(HEADER)}
-    named = {module_name(nbformat.read(p, as_version=4)) for p in notebooks()} - {None}
+    named = {module_name(nbformat.read(p, as_version=4)) for p in exporting_notebooks()} - {None}
     assert generated == named, f"generated modules without a notebook: {sorted(generated - named)}"
 
 
 def test_generated_module_names_its_notebook():
-    for path in notebooks():
+    for path in exporting_notebooks():
         name = module_name(nbformat.read(path, as_version=4))
         if name:
             first = (PACKAGE / f"{name}.py").read_text().splitlines()[0]
-            assert first.startswith(f"{HEADER}{path.name}") and "do not edit" in first
+            assert first.startswith(f"{HEADER}{relative_name(path)} ") and "do not edit" in first
 
 
 def test_editing_an_export_cell_without_export_is_detected(tmp_path):

@@ -2,6 +2,7 @@
 
 A notebook names its module in its metadata (``{"depthnerf": {"module": "data"}}`` makes
 ``01_Data_Loading.ipynb`` write ``depthnerf/data.py``); notebooks without that key export nothing.
+The numbered pipeline notebooks are read first, then the studies' (``Analysis/``, ``Experiments/``).
 Built on nbconvert: a preprocessor keeps the tagged cells, a template exporter writes them.
 
 Usage: ``python -m tools.export_notebooks [--out DIR]`` (``make export``).
@@ -59,6 +60,24 @@ def notebooks(root: Path = ROOT) -> list[Path]:
     return sorted(root.glob("[0-9][0-9]_*.ipynb"))
 
 
+STUDY_FOLDERS = ("Analysis", "Experiments")
+
+
+def study_notebooks(root: Path = ROOT) -> list[Path]:
+    """The notebooks of the studies (``Analysis/``, ``Experiments/``), which may export modules too."""
+    return [path for folder in STUDY_FOLDERS for path in sorted((root / folder).glob("*.ipynb"))]
+
+
+def exporting_notebooks(root: Path = ROOT) -> list[Path]:
+    """Every notebook that may export a module: the pipeline's, then the studies'."""
+    return notebooks(root) + study_notebooks(root)
+
+
+def relative_name(path: Path) -> str:
+    """``NN_Name.ipynb`` for a pipeline notebook, ``Analysis/name.ipynb`` for a study's."""
+    return path.name if path.parent.name not in STUDY_FOLDERS else f"{path.parent.name}/{path.name}"
+
+
 def render_module(path: Path) -> tuple[str, str] | None:
     """Return ``(module_name, source)`` for one notebook, or None when it exports nothing."""
     notebook = nbformat.read(path, as_version=4)
@@ -67,9 +86,9 @@ def render_module(path: Path) -> tuple[str, str] | None:
         return None
     exporter = ModuleExporter()
     exporter.register_preprocessor(KeepExportCells(), enabled=True)
-    source, _ = exporter.from_notebook_node(notebook, resources={"depthnerf_notebook": path.name})
+    source, _ = exporter.from_notebook_node(notebook, resources={"depthnerf_notebook": relative_name(path)})
     if not source.strip().splitlines()[1:]:
-        raise ValueError(f"{path.name}: names module {name!r} but has no cell tagged {EXPORT_TAG!r}")
+        raise ValueError(f"{relative_name(path)}: names module {name!r} but has no cell tagged {EXPORT_TAG!r}")
     return name, source.rstrip() + "\n"
 
 
@@ -77,13 +96,13 @@ def export_all(out_dir: Path = PACKAGE, root: Path = ROOT) -> dict[str, Path]:
     """Export every numbered notebook into ``out_dir``; return ``{module: written path}``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for path in notebooks(root):
+    for path in exporting_notebooks(root):
         rendered = render_module(path)
         if rendered is None:
             continue
         name, source = rendered
         if name in written:
-            raise ValueError(f"{path.name}: module {name!r} is already exported by another notebook")
+            raise ValueError(f"{relative_name(path)}: module {name!r} is already exported by another notebook")
         target = out_dir / f"{name}.py"
         if not target.exists() or target.read_text() != source:
             target.write_text(source)

@@ -1,10 +1,11 @@
-"""Execute the numbered notebooks 00 -> 08 headless with papermill, in order.
+"""Execute the numbered notebooks 00 -> 08 (or the studies' notebooks) headless with papermill, in order.
 
 Executed copies go to ``<results>/notebooks/``. The run stops at the first notebook that fails and
 says which one, which cell and where its executed copy is. The parameters reach each notebook
 both through papermill (``-p``) and the ``DEPTHNERF_*`` environment variables.
 
-Usage: ``python -m tools.run_pipeline --profile quick --data embedded --results results``
+Usage: ``python -m tools.run_pipeline --profile quick --data embedded --results results``, or
+``--notebooks Analysis/few_view_study.ipynb`` for a study (``make study STUDY=Analysis/few_view_study``).
 """
 from __future__ import annotations
 
@@ -17,18 +18,22 @@ from pathlib import Path
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from tools.export_notebooks import ROOT, notebooks
+from tools.export_notebooks import ROOT, notebooks, relative_name
 
 
-def run(profile: str, data: str, results: str, only: list[str] | None = None) -> int:
+def run(profile: str, data: str, results: str, only: list[str] | None = None,
+        chosen: list[Path] | None = None) -> int:
+    """Execute ``chosen`` notebooks (default: 00 -> 08, or those numbered in ``only``) in order."""
     out_dir = Path(results) / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(DEPTHNERF_PROFILE=profile, DEPTHNERF_DATA=data, DEPTHNERF_RESULTS=results)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # kernels inherit it: no spinning threads
-    chosen = [p for p in notebooks(ROOT) if not only or p.name[:2] in only]
+    if chosen is None:
+        chosen = [p for p in notebooks(ROOT) if not only or p.name[:2] in only]
     started = time.perf_counter()
     for path in chosen:
-        target = out_dir / path.name
+        target = out_dir / relative_name(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         print(f"[pipeline] {path.name} (profile={profile}, data={data}, results={results})", flush=True)
         try:
@@ -66,8 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=os.environ.get("DEPTHNERF_DATA", "embedded"))
     parser.add_argument("--results", default=os.environ.get("DEPTHNERF_RESULTS", "results"))
     parser.add_argument("--only", nargs="*", help="two-digit notebook numbers to run, e.g. 00 01")
+    parser.add_argument("--notebooks", nargs="*", type=Path,
+                        help="run these notebooks instead (e.g. Analysis/few_view_study.ipynb)")
     args = parser.parse_args(argv)
-    return run(args.profile, args.data, args.results, args.only)
+    chosen = [ROOT / p if not p.is_absolute() else p for p in args.notebooks] if args.notebooks else None
+    missing = [str(p) for p in chosen or [] if not p.is_file()]
+    if missing:
+        parser.error(f"notebooks not found: {missing}")
+    return run(args.profile, args.data, args.results, args.only, chosen)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,316 @@
+# Generated from Analysis/sweeps.ipynb by tools/export_notebooks.py: do not edit; edit the notebook and run `make export`.
+
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+DEPTH_SOURCES = ("dataset", "triangulated", "colmap", "dsnerf")
+
+
+@dataclass
+class Trial:
+    """One training run of a study (written to ``trial.json``; its folder name comes from it)."""
+
+    strategy: str
+    n_views: int | None = None
+    seed: int = 0
+    data: str = "embedded"
+    profile: str = "quick"
+    downscale: int | None = None
+    test_views: int | None = None
+    train: dict = dataclasses.field(default_factory=dict)
+    strategy_params: dict = dataclasses.field(default_factory=dict)
+    depth_source: str = "dataset"
+    corruption: dict = dataclasses.field(default_factory=dict)
+    tags: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.depth_source not in DEPTH_SOURCES:
+            raise ValueError(f"unknown depth_source {self.depth_source!r}: choose one of {DEPTH_SOURCES}")
+        if self.n_views is not None and self.n_views < 1:
+            raise ValueError(f"n_views must be at least 1, got {self.n_views}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def trial_id(self) -> str:
+        """``<strategy>-v<views>-s<seed>-<hash of the whole description>``.
+
+        >>> Trial("soft", n_views=4, seed=1).trial_id
+        'soft-v4-s1-1559ddce'
+        """
+        digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.strategy}-v{self.n_views or 'all'}-s{self.seed}-{digest}"
+
+
+def trial_dir(results: Path | str, study: str, trial: Trial) -> Path:
+    return Path(results) / "studies" / study / trial.trial_id
+
+
+def is_finished(folder: Path | str, trial: Trial) -> bool:
+    """True when ``folder/evaluation.json`` exists and was written for this very trial."""
+    path = Path(folder) / "evaluation.json"
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text())["trial"] == trial.to_dict()
+    except (json.JSONDecodeError, KeyError):
+        return False
+
+
+from depthnerf.data import SceneData, corrupt_depth, load_dataset, select_views, triangulate_sparse_depth
+from depthnerf.env import profile_settings
+from depthnerf.evaluate import evaluate_run, read_cost
+from depthnerf.train import atomic_json, config_for_profile, load_run, make_strategy, train
+
+
+def resolve_data(data: str, workdir: Path | str) -> str:
+    """``"embedded"`` as is; a relative folder relative to ``workdir`` (the driver's directory)."""
+    if data == "embedded" or Path(data).is_absolute():
+        return data
+    return str(Path(workdir) / data)
+
+
+def load_trial_data(trial: Trial, workdir: Path | str) -> tuple[SceneData, SceneData, dict]:
+    """``(train, test, depth_info)`` of a trial: its training views with the depth it is given."""
+    settings = profile_settings(trial.profile)
+    downscale = trial.downscale or settings["downscale"]
+    data = resolve_data(trial.data, workdir)
+    root = Path(workdir) / "data"
+    options = {"sparse_depth": trial.depth_source} if trial.depth_source in ("colmap", "dsnerf") else {}
+    train_data = load_dataset(data, "train", downscale, root=root, **options)
+    test_views = trial.test_views or settings["max_test_views"]
+    test_data = load_dataset(data, "test", downscale, root=root, max_views=test_views)
+    views = np.arange(len(train_data))
+    if trial.n_views is not None:
+        views = select_views(train_data, trial.n_views, seed=trial.seed)
+        train_data = train_data.subset(views)
+    info = {"train_views": views.tolist()}
+    if make_strategy(trial.strategy, **trial.strategy_params).needs_depth:
+        if trial.depth_source == "triangulated":
+            train_data, stats = triangulate_sparse_depth(train_data)
+            info |= {"triangulated_points": stats["points"],
+                     "mean_reprojection_error_px": stats["mean_reprojection_error"]}
+        if trial.corruption:
+            train_data = corrupt_depth(train_data, seed=trial.seed, **trial.corruption)
+        if train_data.depth_mask is not None:
+            info |= {"depth_pixels": int(train_data.depth_mask.sum()),
+                     "depth_fraction": float(train_data.depth_mask.mean())}
+    return train_data, test_data, info
+
+
+def run_trial(trial: Trial, results: str, study: str, workdir: str) -> dict:
+    """Train and evaluate one trial; return (and write) its ``evaluation.json`` record."""
+    out_dir = trial_dir(results, study, trial)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic_json(out_dir / "trial.json", trial.to_dict())
+        train_data, test_data, depth_info = load_trial_data(trial, workdir)
+        overrides = {"seed": trial.seed, "strategy_params": trial.strategy_params, **trial.train}
+        config = config_for_profile(trial.profile, trial.strategy, **overrides)
+        train(train_data, config, out_dir, progress=False)
+        metrics, _ = evaluate_run(load_run(out_dir), test_data, progress=False)
+        record = {"trial": trial.to_dict(), "trial_id": trial.trial_id, "study": study,
+                  "metrics": metrics, "cost": read_cost(out_dir), "depth": depth_info,
+                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_json(out_dir / "evaluation.json", record)
+        (out_dir / "checkpoint.pth").unlink(missing_ok=True)
+        (out_dir / "error.txt").unlink(missing_ok=True)
+        return record
+    except BaseException:
+        (out_dir / "error.txt").write_text(traceback.format_exc())
+        raise
+
+
+class SweepError(RuntimeError):
+    """Some trials of a sweep failed (each failed trial's folder holds ``error.txt``)."""
+
+
+def connect_ray(num_cpus: int | None = None) -> dict:
+    """Start or join Ray; return its resources. ``RAY_ADDRESS`` set: join that cluster."""
+    import ray
+
+    import depthnerf
+
+    if not ray.is_initialized():
+        runtime_env = {"py_modules": [depthnerf],
+                       "env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}}
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(address=os.environ["RAY_ADDRESS"], runtime_env=runtime_env)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, runtime_env=runtime_env,
+                     configure_logging=False)
+    return ray.cluster_resources()
+
+
+def trial_resources(cluster: dict, cpus_per_trial: int = 1) -> dict:
+    """One GPU per trial when the cluster has GPUs, else ``cpus_per_trial`` CPUs.
+
+    >>> trial_resources({"CPU": 16.0, "GPU": 2.0}), trial_resources({"CPU": 2.0})
+    ({'num_cpus': 1, 'num_gpus': 1}, {'num_cpus': 1})
+    """
+    if cluster.get("GPU", 0) >= 1:
+        return {"num_cpus": 1, "num_gpus": 1}
+    return {"num_cpus": cpus_per_trial}
+
+
+def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", cpus_per_trial: int = 1,
+              num_cpus: int | None = None, progress: bool = True) -> list[dict]:
+    """Run the unfinished ``trials`` of ``study`` on Ray; return every trial's record (finished ones read
+    from disk). Raises :class:`SweepError` naming the failed trials after the others completed."""
+    results = Path(results).resolve()
+    ids = [t.trial_id for t in trials]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"study {study!r} lists the same trial twice")
+    pending = [t for t in trials if not is_finished(trial_dir(results, study, t), t)]
+    print(f"study {study!r}: {len(trials)} trials, {len(trials) - len(pending)} already finished, "
+          f"{len(pending)} to run")
+    failures = {}
+    if pending:
+        import ray
+
+        started_here = not ray.is_initialized()
+        resources = trial_resources(connect_ray(num_cpus), cpus_per_trial)
+        task = ray.remote(run_trial).options(max_retries=0, **resources)
+        workdir = str(Path.cwd())
+        futures = {task.remote(t, str(results), study, workdir): t for t in pending}
+        bar = tqdm(total=len(pending), desc=f"sweep {study}", disable=not progress)
+        remaining = list(futures)
+        while remaining:
+            done, remaining = ray.wait(remaining, num_returns=1)
+            trial = futures[done[0]]
+            try:
+                ray.get(done[0])
+            except Exception as err:  # a worker's exception arrives wrapped by Ray
+                failures[trial.trial_id] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1]}"
+            bar.update(1)
+        bar.close()
+        if started_here:
+            ray.shutdown()
+    if failures:
+        listing = "\n".join(f"  {k}: {v} (see {trial_dir(results, study, t)}/error.txt)"
+                            for t in trials for k, v in failures.items() if t.trial_id == k)
+        raise SweepError(f"{len(failures)} of {len(pending)} trials of study {study!r} failed:\n{listing}")
+    return [json.loads((trial_dir(results, study, t) / "evaluation.json").read_text()) for t in trials]
+
+
+STUDY_TRAIN = {"smoke": {}, "quick": {"iterations": 500, "batch_rays": 1024}, "full": {}}
+
+
+def study_train_settings(profile: str, **overrides) -> dict:
+    """The ``TrainConfig`` overrides of a study's trials for ``profile``, plus ``overrides``.
+
+    >>> study_train_settings("quick", depth_rays=256)
+    {'iterations': 500, 'batch_rays': 1024, 'depth_rays': 256}
+    """
+    if profile not in STUDY_TRAIN:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {sorted(STUDY_TRAIN)}")
+    return {**STUDY_TRAIN[profile], **overrides}
+
+
+ROW_METRICS = ("psnr", "ssim", "depth_absrel", "depth_rmse", "depth_delta1", "depth_absrel_object")
+
+
+def collect(results: Path | str, study: str) -> list[dict]:
+    """One flat row per finished trial of ``study`` (read from ``results/studies/<study>/*/evaluation.json``)."""
+    rows = []
+    for path in sorted((Path(results) / "studies" / study).glob("*/evaluation.json")):
+        record = json.loads(path.read_text())
+        trial = record["trial"]
+        row = {key: trial[key] for key in ("strategy", "n_views", "seed", "data")}
+        row |= {f"tag_{k}": v for k, v in trial["tags"].items()}
+        row |= {key: record["metrics"].get(key) for key in ROW_METRICS}
+        row |= {"train_seconds": record["cost"].get("train_seconds"), "iterations": record["cost"].get("iterations"),
+                "depth_fraction": record["depth"].get("depth_fraction"), "trial_id": record["trial_id"]}
+        rows.append(row)
+    return rows
+
+
+def summarise(rows: list[dict], by: tuple[str, ...], metrics: tuple[str, ...] = ("psnr", "depth_absrel")) -> list[dict]:
+    """Mean, standard deviation (ddof=1; 0 for one trial) and count of ``metrics`` per group of ``by``.
+
+    >>> rows = [{"s": "a", "psnr": 20.0}, {"s": "a", "psnr": 22.0}, {"s": "b", "psnr": 30.0}]
+    >>> summarise(rows, ("s",), ("psnr",))
+    [{'s': 'a', 'n': 2, 'psnr_mean': 21.0, 'psnr_std': 1.414...}, {'s': 'b', 'n': 1, 'psnr_mean': 30.0, 'psnr_std': 0.0}]
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in by), []).append(row)
+    summary = []
+    for key in sorted(groups, key=lambda k: tuple((v is None, v if v is not None else 0) for v in k)):
+        members = groups[key]
+        entry = dict(zip(by, key)) | {"n": len(members)}
+        for metric in metrics:
+            values = np.array([m[metric] for m in members if m.get(metric) is not None], dtype=float)
+            entry[f"{metric}_mean"] = float(values.mean()) if len(values) else None
+            entry[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values) else None)
+        summary.append(entry)
+    return summary
+
+
+def paired_difference(rows: list[dict], metric: str = "psnr", reference: str = "baseline",
+                      by: tuple[str, ...] = ("n_views",), pair: tuple[str, ...] = ("seed",)) -> list[dict]:
+    """``metric`` of each trial minus the ``reference`` strategy's trial with the same ``by`` and ``pair``
+    values (same views and seed), summarised per strategy and ``by`` as ``<metric>_gain``.
+
+    >>> rows = [{"strategy": "baseline", "n_views": 2, "seed": 0, "psnr": 15.0},
+    ...         {"strategy": "soft", "n_views": 2, "seed": 0, "psnr": 19.0},
+    ...         {"strategy": "baseline", "n_views": 2, "seed": 1, "psnr": 16.0},
+    ...         {"strategy": "soft", "n_views": 2, "seed": 1, "psnr": 18.0}]
+    >>> paired_difference(rows)
+    [{'strategy': 'soft', 'n_views': 2, 'n': 2, 'psnr_gain_mean': 3.0, 'psnr_gain_std': 1.414...}]
+    """
+    keys = by + pair
+    ref = {tuple(r[k] for k in keys): r[metric] for r in rows if r["strategy"] == reference}
+    gains = []
+    for row in rows:
+        base = ref.get(tuple(row[k] for k in keys))
+        if row["strategy"] != reference and base is not None and row[metric] is not None:
+            gains.append({"strategy": row["strategy"], **{k: row[k] for k in by}, f"{metric}_gain": row[metric] - base})
+    return summarise(gains, ("strategy", *by), (f"{metric}_gain",))
+
+
+def summary_table(summary: list[dict], by: tuple[str, ...], metrics: tuple[str, ...], digits: dict | None = None) -> str:
+    """A markdown table of :func:`summarise`'s output: ``mean ± std`` per metric, and ``n``.
+
+    >>> print(summary_table([{"s": "a", "n": 2, "psnr_mean": 21.0, "psnr_std": 1.41}], ("s",), ("psnr",)))
+    | s | n | psnr |
+    |---|---|---|
+    | a | 2 | 21.00 ± 1.41 |
+    """
+    digits = {"depth_absrel": 3, "ssim": 3, "depth_delta1": 3, "depth_absrel_object": 3, "depth_absrel_gain": 3,
+              **(digits or {})}
+    lines = ["| " + " | ".join([*by, "n", *metrics]) + " |", "|" + "---|" * (len(by) + 1 + len(metrics))]
+    for entry in summary:
+        cells = [str(entry[k]) for k in by] + [str(entry["n"])]
+        for metric in metrics:
+            mean, std = entry[f"{metric}_mean"], entry[f"{metric}_std"]
+            d = digits.get(metric, 2)
+            cells.append("n/a" if mean is None else f"{mean:.{d}f} ± {std:.{d}f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_metric(summary: list[dict], x: str, metric: str, ax, group: str = "strategy", log_x: bool = True,
+                label_prefix: str = "") -> None:
+    """One line per ``group`` value: ``metric`` mean vs ``x`` with ±1 std error bars."""
+    for name in dict.fromkeys(entry[group] for entry in summary):
+        points = sorted((e[x], e[f"{metric}_mean"], e[f"{metric}_std"]) for e in summary
+                        if e[group] == name and e[f"{metric}_mean"] is not None)
+        if points:
+            xs, means, stds = map(np.array, zip(*points))
+            ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=f"{label_prefix}{name}")
+    if log_x:
+        ax.set_xscale("log", base=2)
+    ax.set(xlabel=x, ylabel=metric)
+    ax.legend()
