@@ -43,3 +43,17 @@ def test_missing_evaluation_names_the_file(tmp_path):
     readme.write_text(f"{START}\n{END}\n")
     with pytest.raises(FileNotFoundError, match="evaluation_results.json"):
         main(["--results", str(tmp_path / "none"), "--readme", str(readme)])
+
+
+def test_study_block_comes_from_the_study_table(tmp_path):
+    table = tmp_path / "studies" / "few_view" / "table.md"
+    table.parent.mkdir(parents=True)
+    table.write_text("# Few views\n\n| n_views | strategy | n | psnr |\n|---|---|---|---|\n| 2 | soft | 3 | 18.00 ± 0.50 |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- study:few_view:start -->\nold 1.0\n<!-- study:few_view:end -->\nb\n")
+    main(["--results", str(tmp_path), "--readme", str(readme), "--study", "few_view"])
+    text = readme.read_text()
+    assert "old 1.0" not in text and "# Few views" not in text and "| 2 | soft | 3 | 18.00 ± 0.50 |" in text
+    assert "make study STUDY=Analysis/few_view_study" in text and text.endswith("<!-- study:few_view:end -->\nb\n")
+    with pytest.raises(FileNotFoundError, match="ablation/table.md"):
+        main(["--results", str(tmp_path), "--readme", str(readme), "--study", "ablation"])
