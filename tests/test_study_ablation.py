@@ -1,0 +1,110 @@
+"""The ablation and depth-robustness study notebooks, executed headless in smoke with tiny grids.
+
+Both notebooks join one local Ray instance started by this module (through ``RAY_ADDRESS``, the way a
+study joins a cluster), so Ray starts once for the whole file.
+"""
+import json
+import math
+import os
+
+import nbformat
+import papermill
+import pytest
+
+from tools.export_notebooks import ROOT
+
+ABLATION_ENV = {"DEPTHNERF_ABLATION_SEEDS": "1", "DEPTHNERF_ABLATION_SOFT_WEIGHT": "0.01,0.1",
+                "DEPTHNERF_ABLATION_DEPTH_LOSS": "mse,urf", "DEPTHNERF_ABLATION_HARD_WEIGHT": "0.005,0.05",
+                "DEPTHNERF_ABLATION_EPS": "0.3,1.0", "DEPTHNERF_ABLATION_GUIDED_FRACTION": "0.25,0.75"}
+ROBUSTNESS_ENV = {"DEPTHNERF_ROBUSTNESS_SEEDS": "1", "DEPTHNERF_ROBUSTNESS_STRATEGIES": "soft,hard",
+                  "DEPTHNERF_ROBUSTNESS_NOISE": "0,0.5", "DEPTHNERF_ROBUSTNESS_KEEP": "1,0.05",
+                  "DEPTHNERF_ROBUSTNESS_SCALE": "1,1.2"}
+GAIN_AND_METRICS = ("psnr", "ssim", "depth_absrel", "train_seconds", "psnr_gain", "depth_absrel_gain")
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    ray = pytest.importorskip("ray")
+    context = ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield context.address_info["address"]
+    ray.shutdown()
+
+
+def execute(notebook: str, results, ray_address: str, env: dict) -> str:
+    """Run ``notebook`` in smoke into ``results``; return the text of every cell output."""
+    old = dict(os.environ)
+    os.environ.update({"DEPTHNERF_PROFILE": "smoke", "DEPTHNERF_RESULTS": str(results),
+                       "RAY_ADDRESS": ray_address, "OMP_WAIT_POLICY": "PASSIVE", **env})
+    try:
+        out = results / f"{notebook.split('/')[-1]}"
+        papermill.execute_notebook(str(ROOT / notebook), str(out), cwd=str(ROOT), progress_bar=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    nb = nbformat.read(out, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
+def assert_finite(entries: list[dict]) -> None:
+    for entry in entries:
+        for metric in GAIN_AND_METRICS:
+            assert math.isfinite(entry[f"{metric}_mean"]) and math.isfinite(entry[f"{metric}_std"]), (metric, entry)
+
+
+@pytest.mark.slow
+def test_ablation_notebook_tables_every_knob_value_and_skips_finished_trials(tmp_path, ray_address):
+    text = execute("Analysis/ablation_studies.ipynb", tmp_path, ray_address, ABLATION_ENV)
+    assert "8 trials, 0 already finished, 8 to run" in text  # baseline, 2 shared defaults, 5 other values
+    folder = tmp_path / "studies" / "ablation"
+    table = (folder / "table.md").read_text()
+    assert "| (reference) |  | baseline | 1 |" in table
+    expected = {("soft_weight", "0.01"), ("soft_weight", "0.1"), ("depth_loss", "mse"), ("depth_loss", "urf"),
+                ("hard_weight", "0.005"), ("hard_weight", "0.05"), ("eps", "0.3"), ("eps", "1.0"),
+                ("guided_fraction", "0.25"), ("guided_fraction", "0.75")}
+    for knob, value in expected:
+        strategy = "soft" if knob in ("soft_weight", "depth_loss") else "hard"
+        assert f"| {knob} | {value} | {strategy} | 1 |" in table, (knob, value)
+    record = json.loads((folder / "summary.json").read_text())
+    summary = {(e["knob"], str(e["value"])): e for e in record["summary"]}
+    assert set(summary) == expected
+    assert_finite(record["summary"])
+    assert summary[("soft_weight", "0.01")]["psnr_mean"] == summary[("depth_loss", "mse")]["psnr_mean"]
+    assert summary[("eps", "0.3")]["psnr_mean"] == summary[("guided_fraction", "0.75")]["psnr_mean"]
+    assert summary[("soft_weight", "0.1")]["psnr_mean"] != summary[("soft_weight", "0.01")]["psnr_mean"]
+    assert (folder / "ablation.png").stat().st_size > 0
+
+    finished = {p: p.stat().st_mtime_ns for p in folder.glob("*/evaluation.json")}
+    assert len(finished) == 8
+    text = execute("Analysis/ablation_studies.ipynb", tmp_path, ray_address, ABLATION_ENV)
+    assert "8 trials, 8 already finished, 0 to run" in text
+    assert {p: p.stat().st_mtime_ns for p in folder.glob("*/evaluation.json")} == finished
+
+
+@pytest.mark.slow
+def test_robustness_notebook_tables_every_level_and_where_strategies_break(tmp_path, ray_address):
+    text = execute("Analysis/depth_robustness.ipynb", tmp_path, ray_address, ROBUSTNESS_ENV)
+    assert "9 trials, 0 already finished, 9 to run" in text  # baseline + 2 strategies x (clean + 3 levels)
+    folder = tmp_path / "studies" / "depth_robustness"
+    table = (folder / "table.md").read_text()
+    assert "| (reference) |  | baseline | 1 |" in table and "## Where each strategy breaks" in table
+    record = json.loads((folder / "summary.json").read_text())
+    levels = {"noise_std": (0.0, 0.5), "keep_fraction": (0.05, 1.0), "scale": (1.0, 1.2)}
+    expected = {(kind, level, s) for kind, pair in levels.items() for level in pair for s in ("soft", "hard")}
+    assert {(e["corruption"], e["level"], e["strategy"]) for e in record["summary"]} == expected
+    for kind, level, strategy in expected:
+        assert f"| {kind} | {level} | {strategy} | 1 |" in table
+    assert_finite(record["summary"])
+    entry = {(e["corruption"], e["level"], e["strategy"]): e for e in record["summary"]}
+    for strategy in ("soft", "hard"):  # the clean trial is shared by the three kinds
+        assert (entry[("noise_std", 0.0, strategy)]["psnr_mean"] == entry[("keep_fraction", 1.0, strategy)]["psnr_mean"]
+                == entry[("scale", 1.0, strategy)]["psnr_mean"])
+        assert entry[("noise_std", 0.5, strategy)]["psnr_mean"] != entry[("noise_std", 0.0, strategy)]["psnr_mean"]
+    breaks = record["breaks"]
+    assert {(b["strategy"], b["corruption"]) for b in breaks} == {
+        (s, c) for s in ("soft", "hard") for c in ("noise", "sparsity", "scale > 1")}
+    for b in breaks:  # the reported level is the first, from clean to worst, whose paired gain is negative
+        gains = [entry[(b["kind"], level, b["strategy"])]["psnr_gain_mean"] for level in b["levels"]]
+        first = next((level for level, gain in zip(b["levels"], gains) if gain < 0), None)
+        assert b["psnr_breaks_at"] == first, b
+    assert "PSNR below baseline from" in text
+    assert (folder / "robustness.png").stat().st_size > 0
