@@ -366,6 +366,9 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
     out_dir = Path(out_dir)
     strategy = make_strategy(config.strategy, **config.strategy_params)
     check_depth_available(strategy, train_data)
+    if train_data.ndc:
+        raise ValueError(f"{train_data.name}/{train_data.split} was loaded with ndc=True, but the trainer renders "
+                         f"world-space rays (which ray-depth supervision needs): load it with ndc=False")
     tensors = scene_tensors(train_data, device)
 
     torch.manual_seed(config.seed)

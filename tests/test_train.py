@@ -85,6 +85,14 @@ def test_depth_strategy_without_depth_fails_loudly(tiny, tmp_path, strategy):
     assert not (tmp_path / strategy / f"model_{strategy}.pth").exists()
 
 
+def test_ndc_data_is_refused_not_trained_in_the_wrong_space(tiny, tmp_path):
+    train_data, _ = tiny
+    ndc = train_data.subset(range(2))
+    ndc.ndc = True
+    with pytest.raises(ValueError, match="ndc=True.*load it with ndc=False"):
+        train(ndc, tiny_config(), tmp_path / "ndc", progress=False)
+
+
 def test_missing_run_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model_<strategy>.pth"):
         load_run(tmp_path / "nothing")
