@@ -5,13 +5,10 @@ study joins a cluster), so Ray starts once for the whole file.
 """
 import json
 import math
-import os
 
-import nbformat
-import papermill
 import pytest
 
-from tools.export_notebooks import ROOT
+from conftest import execute_notebook
 
 ABLATION_ENV = {"DEPTHNERF_ABLATION_SEEDS": "1", "DEPTHNERF_ABLATION_SOFT_WEIGHT": "0.01,0.1",
                 "DEPTHNERF_ABLATION_DEPTH_LOSS": "mse,urf", "DEPTHNERF_ABLATION_HARD_WEIGHT": "0.005,0.05",
@@ -22,27 +19,8 @@ ROBUSTNESS_ENV = {"DEPTHNERF_ROBUSTNESS_SEEDS": "1", "DEPTHNERF_ROBUSTNESS_STRAT
 GAIN_AND_METRICS = ("psnr", "ssim", "depth_absrel", "train_seconds", "psnr_gain", "depth_absrel_gain")
 
 
-@pytest.fixture(scope="module")
-def ray_address():
-    ray = pytest.importorskip("ray")
-    context = ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield context.address_info["address"]
-    ray.shutdown()
-
-
 def execute(notebook: str, results, ray_address: str, env: dict) -> str:
-    """Run ``notebook`` in smoke into ``results``; return the text of every cell output."""
-    old = dict(os.environ)
-    os.environ.update({"DEPTHNERF_PROFILE": "smoke", "DEPTHNERF_RESULTS": str(results),
-                       "RAY_ADDRESS": ray_address, "OMP_WAIT_POLICY": "PASSIVE", **env})
-    try:
-        out = results / f"{notebook.split('/')[-1]}"
-        papermill.execute_notebook(str(ROOT / notebook), str(out), cwd=str(ROOT), progress_bar=False)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    nb = nbformat.read(out, as_version=4)
-    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    return execute_notebook(notebook, results, {"RAY_ADDRESS": ray_address, **env})
 
 
 def assert_finite(entries: list[dict]) -> None:

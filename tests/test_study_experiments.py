@@ -7,39 +7,18 @@ COLMAP steps.
 """
 import json
 import math
-import os
 
-import nbformat
-import papermill
 import pytest
 
 from depthnerf.env import available_datasets
+from conftest import execute_notebook
 from tools.export_notebooks import ROOT
 
 STRATEGIES = {"baseline", "soft", "hard", "hybrid"}
 
 
-@pytest.fixture(scope="module")
-def ray_address():
-    ray = pytest.importorskip("ray")
-    context = ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield context.address_info["address"]
-    ray.shutdown()
-
-
 def execute(notebook: str, results, ray_address: str, env: dict) -> str:
-    """Run ``notebook`` in smoke into ``results``; return the text of every cell output."""
-    old = dict(os.environ)
-    os.environ.update({"DEPTHNERF_PROFILE": "smoke", "DEPTHNERF_RESULTS": str(results),
-                       "RAY_ADDRESS": ray_address, "OMP_WAIT_POLICY": "PASSIVE", **env})
-    try:
-        out = results / notebook.split("/")[-1]
-        papermill.execute_notebook(str(ROOT / notebook), str(out), cwd=str(ROOT), progress_bar=False)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    nb = nbformat.read(out, as_version=4)
-    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    return execute_notebook(notebook, results, {"RAY_ADDRESS": ray_address, **env})
 
 
 def table_rows(table: str, first_column: str) -> list[list[str]]:

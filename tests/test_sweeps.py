@@ -1,16 +1,13 @@
 """Sweeps on Ray: trials land in their own folders, finished trials are skipped, failures are named,
 results are read back from files; the study notebooks run headless in smoke."""
 import json
-import os
 
-import nbformat
 import numpy as np
-import papermill
 import pytest
 
+from conftest import execute_notebook
 from depthnerf.sweeps import (SweepError, Trial, collect, connect_ray, is_finished, paired_difference, run_sweep,
                               summarise, trial_dir)
-from tools.export_notebooks import ROOT
 
 
 def test_trial_id_is_stable_and_follows_every_field():
@@ -87,30 +84,17 @@ def test_summarise_means_and_spread():
     assert entry["n"] == 3 and entry["psnr_mean"] == 12.0 and entry["psnr_std"] == pytest.approx(2.0)
 
 
-def execute(notebook: str, tmp_path, **env) -> nbformat.NotebookNode:
-    old = dict(os.environ)
-    os.environ.update({"DEPTHNERF_PROFILE": "smoke", "DEPTHNERF_RESULTS": str(tmp_path), **env})
-    try:
-        out = tmp_path / "executed.ipynb"
-        papermill.execute_notebook(str(ROOT / notebook), str(out), cwd=str(ROOT), progress_bar=False)
-        return nbformat.read(out, as_version=4)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-
-
 @pytest.mark.slow
 def test_sweeps_notebook_runs_twice_and_skips(tmp_path):
-    nb = execute("Analysis/sweeps.ipynb", tmp_path)
-    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    text = execute_notebook("Analysis/sweeps.ipynb", tmp_path, {})
     assert "2 trials, 0 already finished, 2 to run" in text and "2 trials, 2 already finished, 0 to run" in text
     assert "| baseline | 4 | 1 |" in text and "| soft | 4 | 1 |" in text
 
 
 @pytest.mark.slow
 def test_few_view_notebook_writes_its_table(tmp_path):
-    execute("Analysis/few_view_study.ipynb", tmp_path, DEPTHNERF_VIEWS="2,3", DEPTHNERF_SEEDS="1",
-            DEPTHNERF_LEGO_VIEWS="")
+    execute_notebook("Analysis/few_view_study.ipynb", tmp_path,
+                     {"DEPTHNERF_VIEWS": "2,3", "DEPTHNERF_SEEDS": "1", "DEPTHNERF_LEGO_VIEWS": ""})
     folder = tmp_path / "studies" / "few_view"
     table = (folder / "table.md").read_text()
     for strategy in ("baseline", "soft", "hard", "hybrid"):
