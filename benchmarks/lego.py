@@ -6,10 +6,14 @@
   views), called repeatedly with a growing ``stop_at`` (it resumes bit-exactly from its checkpoint),
   so it is evaluated on held-out test views (whole 400x400 images: PSNR and SSIM) about every
   ``--eval-every`` seconds of TRAINING time; evaluation, checkpoints and set-up are off the clock.
-  ``iterations`` (the learning-rate schedule's length) is 1.2x the steps a short throw-away run
-  would make in ``--budget`` (``stopped_by``: budget, iterations or target). ``samples_per_ray`` is measured at each evaluation point:
-  the strategy's training sampler on 4096 random training rays, counting evaluated samples
-  (``mask.sum(-1)``). Depth strategies (soft/hard/hybrid) use sparse depth triangulated from the
+  The recipe (defaults): TensoRF trained coarse to fine, 64 -> 128 -> 192 -> 320 grid points per
+  axis at 10 / 25 / 45 % of the iterations (``--grid-upsample``), colours only of samples with weight
+  above ``--color-threshold`` 1e-4. ``iterations`` (the learning-rate schedule's length) is the
+  steps a short throw-away run at the FINAL grid resolution would make in ``--budget``
+  (``stopped_by``: budget, iterations or target). ``samples_per_ray`` is measured at each evaluation
+  point: the strategy's training sampler on 4096 random training rays, counting evaluated samples
+  (``mask.sum(-1)``), and ``coloured_per_ray`` of those, the samples whose colour is computed
+  (weight above the threshold). Depth strategies (soft/hard/hybrid) use sparse depth triangulated from the
   train images with their known poses (never test-split depth).
 * ``reference``: the original project's setup, written here with ``depthnerf.core`` primitives
   (the trainer draws rays across all images): paper MLP, 64 stratified samples, no hierarchical
@@ -97,14 +101,20 @@ def load_state(out_dir: Path, train_data: SceneData, device):
     return run.field, run.sampler, run.strategy, saved
 
 
-def samples_per_ray(strategy, sampler, tensors: dict, shape, device, n: int = 4096) -> float:
-    """Mean samples the field evaluates per ray under the strategy's TRAINING sampler."""
+def samples_per_ray(field, strategy, sampler, tensors: dict, shape, device, color_threshold: float,
+                    n: int = 4096) -> tuple[float, float]:
+    """Mean samples per ray the field evaluates under the strategy's TRAINING sampler, and how many of
+    them get a colour (weight above ``color_threshold``; all of them when it is 0)."""
     generator = torch.Generator(device=device).manual_seed(1)
     view, row, col = draw_pixels(*shape, n, generator)
     rays = core.camera_rays(tensors["intrinsics"], tensors["poses"], shape[1], shape[2], pixels=(view, row, col))
     with torch.no_grad():
-        _, _, mask = strategy.train_samples(sampler, rays, gather_batch(tensors, view, row, col), generator)
-    return float(mask.sum(-1).float().mean())
+        samples = strategy.train_samples(sampler, rays, gather_batch(tensors, view, row, col), generator)
+        weights = core.render_rays(field, rays, *samples, background=tensors["background"],
+                                   color_threshold=color_threshold)["weights"]
+    mask = samples[2]
+    coloured = mask & (weights > color_threshold)
+    return float(mask.sum(-1).float().mean()), float(coloured.sum(-1).float().mean())
 
 
 def evaluate_views(field, strategy, sampler, test: SceneData, device) -> dict:
@@ -136,9 +146,10 @@ def run_ours(config: TrainConfig, train_data: SceneData, test: SceneData, args, 
             continue
         field, sampler, strategy, _ = load_state(out_dir, train_data, device)
         start = time.perf_counter()
-        point = {"seconds": round(seconds, 2), "iterations": step,
+        per_ray, coloured = samples_per_ray(field, strategy, sampler, tensors, shape, device, config.color_threshold)
+        point = {"seconds": round(seconds, 2), "iterations": step, "grid_resolution": field.resolution,
                  **evaluate_views(field, strategy, sampler, test, device),
-                 "samples_per_ray": round(samples_per_ray(strategy, sampler, tensors, shape, device), 2)}
+                 "samples_per_ray": round(per_ray, 2), "coloured_per_ray": round(coloured, 2)}
         point["eval_s"] = round(time.perf_counter() - start, 1)
         curve.append(point)
         print(f"ours {point}", file=sys.stderr, flush=True)
@@ -152,7 +163,7 @@ def run_ours(config: TrainConfig, train_data: SceneData, test: SceneData, args, 
     report = {"config": config.to_dict(), "curve": curve, "time_to_psnr": time_to_psnr(curve),
               "iterations": step, "train_seconds": round(seconds, 2), "stopped_by": stopped_by,
               "psnr": curve[-1]["psnr"], "ssim": curve[-1]["ssim"],
-              "samples_per_ray": curve[-1]["samples_per_ray"],
+              "samples_per_ray": curve[-1]["samples_per_ray"], "coloured_per_ray": curve[-1]["coloured_per_ray"],
               "eval_resolution": f"{test.W}x{test.H}, whole images, {len(test.images)} test views"}
     report["profile"] = profile_steps(field, sampler, strategy, config, tensors, shape, device)
     return report
@@ -326,11 +337,15 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=0,
                         help="length of our learning-rate schedule (0: 1.2 x the steps a short run makes in --budget)")
     parser.add_argument("--batch-rays", type=int, default=4096)
+    parser.add_argument("--grid-upsample", default="0.1:128,0.25:192,0.45:320",
+                        help="FRACTION:RESOLUTION,... coarse-to-fine TensoRF schedule ('' for none)")
+    parser.add_argument("--color-threshold", type=float, default=1e-4,
+                        help="colour only samples with a larger weight (0: all samples)")
     parser.add_argument("--depth-rays", type=int, default=1024, help="extra rays with depth per step (depth strategies)")
     parser.add_argument("--march-steps", type=int, default=768)
     parser.add_argument("--max-samples", type=int, default=160)
     parser.add_argument("--occupancy-resolution", type=int, default=128)
-    parser.add_argument("--grid-resolution", type=int, default=128, help="TensoRF resolution")
+    parser.add_argument("--grid-resolution", type=int, default=64, help="TensoRF resolution at the start")
     parser.add_argument("--reference-pixels", type=int, default=1024, help="evaluated pixels per test view")
     parser.add_argument("--train-views", type=int, default=None, help="default: all 100 (fewer only to develop)")
     args = parser.parse_args(argv)
@@ -361,7 +376,11 @@ def main(argv=None) -> int:
                            "triangulation_s": round(time.perf_counter() - start, 1)}
 
     field_kwargs = {"resolution": args.grid_resolution} if args.field == "tensorf" else {}
+    upsample = [[float(f), int(g)] for f, g in (item.split(":") for item in args.grid_upsample.split(",") if item)]
+    if upsample and args.field != "tensorf":
+        raise ValueError("--grid-upsample needs --field tensorf (pass --grid-upsample '' for the MLP)")
     overrides = dict(field=args.field, field_kwargs=field_kwargs, batch_rays=args.batch_rays,
+                     grid_upsample=upsample, color_threshold=args.color_threshold,
                      march_steps=args.march_steps, max_samples=args.max_samples,
                      occupancy_resolution=args.occupancy_resolution, val_every=10 ** 9, checkpoint_every=10 ** 9,
                      depth_rays=args.depth_rays if args.strategy != "baseline" else 0)
@@ -369,17 +388,22 @@ def main(argv=None) -> int:
     try:
         iterations = args.iterations
         if not iterations:  # calibrate the schedule's length: steps per training second of a short run
-            probe = config_for_profile("quick", args.strategy, iterations=10 ** 9, **overrides)
-            first = train(train_data, probe, work / "calibrate", device=device, resume=False, stop_at=5,
+            final = {**overrides, "grid_upsample": [],
+                     "field_kwargs": {**field_kwargs, "resolution": upsample[-1][1]} if upsample else field_kwargs}
+            probe = config_for_profile("quick", args.strategy, iterations=10 ** 9, **final)
+            warm = probe.occupancy_warmup + probe.occupancy_every  # past the first occupancy updates
+            first = train(train_data, probe, work / "calibrate", device=device, resume=False, stop_at=warm,
                           progress=False)  # warm-up steps, not counted
-            result = train(train_data, probe, work / "calibrate", device=device, resume=True, stop_at=25,
+            result = train(train_data, probe, work / "calibrate", device=device, resume=True, stop_at=warm + 30,
                            progress=False)
             steps, seconds = result.steps - first.steps, result.train_seconds - first.train_seconds
-            # x1.2: later steps are faster (the grid's first density update drops samples), so the
-            # schedule would otherwise end before the budget; stopped_by says which limit ended the run
-            iterations = max(20, int(1.2 * steps / seconds * args.budget))
-            report["iterations_calibration"] = {"steps": steps, "seconds": round(seconds, 2),
-                                                "note": "steps 6-25 of a throw-away run; sets the schedule's length"}
+            # steps at the final resolution: slower than the coarse start, and the occupancy grid of a
+            # young field still keeps fog; stopped_by says which limit ended the run
+            iterations = max(20, int(steps / seconds * args.budget))
+            report["iterations_calibration"] = {
+                "steps": steps, "seconds": round(seconds, 2),
+                "note": f"steps {warm + 1}-{warm + 30} of a throw-away run at the final grid resolution; "
+                        "sets the schedule's length"}
         config = config_for_profile("quick", args.strategy, iterations=iterations, **overrides)
         report["ours"] = run_ours(config, train_data, test, args, device, work)
     finally:

@@ -174,6 +174,10 @@ class NeRFMLP(nn.Module):
         rgb = torch.sigmoid(self.rgb_head(F.relu(self.view_layer(h))))
         return rgb, sigma
 
+    def color(self, points: Tensor, directions: Tensor) -> Tensor:
+        """Colour alone ``[M,3]`` (the MLP's trunk is shared, so this costs a full query)."""
+        return self(points, directions)[0]
+
 
 # (plane axes, line axis) of the three vector-matrix pairs: planes XY, XZ, YZ with lines Z, Y, X
 _VM_PLANES = ((0, 1), (0, 2), (1, 2))
@@ -257,8 +261,17 @@ class TensoRFField(nn.Module):
 
     def forward(self, points: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
         sigma, app_feat, _ = self._features(points, with_app=True)
+        return self._decode(app_feat, directions), sigma
+
+    def color(self, points: Tensor, directions: Tensor) -> Tensor:
+        """Colour alone ``[M,3]``: only the appearance factors are looked up."""
+        app_feat = self._vm_features(self.app_planes, self.app_lines, self.normalize(points))
+        return self._decode(app_feat.reshape(3 * self.app_planes.shape[1], points.shape[0]), directions)
+
+    def _decode(self, app_feat: Tensor, directions: Tensor) -> Tensor:
+        """Appearance features ``[3 C_app, M]`` and view directions ``[M,3]`` -> colour ``[M,3]``."""
         h = torch.cat([(self.basis.weight @ app_feat).t(), positional_encoding(directions, self.view_freqs)], -1)
-        return torch.sigmoid(self.decoder(h)), sigma
+        return torch.sigmoid(self.decoder(h))
 
     def regularization(self, l1_weight: float = 8e-5, tv_weight: float = 0.0) -> Tensor:
         """``l1_weight * mean|density factors| + tv_weight * (TV(density planes) + 0.1 TV(app planes))``.
@@ -584,10 +597,14 @@ def render_weights(sigmas: Tensor, t_starts: Tensor, t_ends: Tensor, mask: Tenso
 
 
 def render_rays(field, rays: RayBundle, t_starts: Tensor, t_ends: Tensor, mask: Tensor | None = None,
-                background=None) -> dict[str, Tensor]:
+                background=None, color_threshold: float = 0.0) -> dict[str, Tensor]:
     """Query ``field`` at interval midpoints and composite (equation above).
 
-    The field sees only unmasked samples (gathered, then scattered back). ``background``: ``[3]``
+    The field sees only unmasked samples (gathered, then scattered back). ``color_threshold > 0``
+    (TensoRF's appearance mask, for speed): densities first (``field.density``), then colours
+    (``field.color``) only of samples whose weight ``w_i > color_threshold``; the other samples
+    keep their density and weight but add no colour, so ``rgb`` changes by at most
+    ``S * color_threshold`` per channel. ``background``: ``[3]``
     or ``[R,3]`` colour composited as ``rgb + (1 - acc) * background`` (None: no background, i.e.
     black). Returns ``rgb [R,3]``, ``depth [R]`` (expected ray depth), ``z_depth [R]``,
     ``depth_normalized [R]``, ``acc [R]``, ``weights``, ``transmittance``, ``sigmas``, ``t_starts``,
@@ -601,10 +618,20 @@ def render_rays(field, rays: RayBundle, t_starts: Tensor, t_ends: Tensor, mask: 
     >>> out = render_rays(wall, rays, s, e, background=torch.ones(3))
     >>> round(float(out["depth"]), 3), round(float(out["acc"]), 3), [round(x, 3) for x in out["rgb"][0].tolist()]
     (3.25, 1.0, [0.5, 0.5, 0.5])
+
+    With ``color_threshold`` only the samples inside the wall are coloured (the same image):
+
+    >>> wall.density, wall.color = (lambda p: wall(p, p)[1]), (lambda p, d: wall(p, d)[0])
+    >>> out = render_rays(wall, rays, s, e, background=torch.ones(3), color_threshold=1e-4)
+    >>> [round(x, 3) for x in out["rgb"][0].tolist()]
+    [0.5, 0.5, 0.5]
     """
     t_mids = 0.5 * (t_starts + t_ends)
     R, S = t_mids.shape
     points = rays.origins[:, None] + rays.directions[:, None] * t_mids[..., None]
+    if color_threshold > 0:
+        return _render_masked_color(field, rays, t_starts, t_ends, t_mids, points, mask, background,
+                                    color_threshold)
     if mask is None:
         dirs = rays.directions[:, None].expand(R, S, 3)
         rgbs, sigmas = field(points.reshape(-1, 3), dirs.reshape(-1, 3))
@@ -618,6 +645,29 @@ def render_rays(field, rays: RayBundle, t_starts: Tensor, t_ends: Tensor, mask: 
             rgbs = rgbs.index_put((mask,), rgb_s.to(rgbs.dtype))
             sigmas = sigmas.index_put((mask,), sigma_s.to(sigmas.dtype))
     weights, transmittance = render_weights(sigmas, t_starts, t_ends, mask)
+    return _composite(rays, rgbs, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask, background)
+
+
+def _render_masked_color(field, rays: RayBundle, t_starts, t_ends, t_mids, points, mask, background,
+                         color_threshold: float) -> dict[str, Tensor]:
+    """``render_rays`` with ``color_threshold``: density pass, weights, colour pass on ``w > threshold``."""
+    R, S = t_mids.shape
+    valid = torch.ones(R, S, dtype=torch.bool, device=points.device) if mask is None else mask
+    sigmas = torch.zeros(R, S, device=points.device, dtype=points.dtype)
+    if valid.any():
+        sigmas = sigmas.index_put((valid,), field.density(points[valid]).to(sigmas.dtype))
+    weights, transmittance = render_weights(sigmas, t_starts, t_ends, mask)
+    colored = valid & (weights.detach() > color_threshold)
+    rgbs = torch.zeros(R, S, 3, device=points.device, dtype=points.dtype)
+    if colored.any():
+        ray_idx = torch.arange(R, device=points.device)[:, None].expand(R, S)[colored]
+        rgbs = rgbs.index_put((colored,), field.color(points[colored], rays.directions[ray_idx]).to(rgbs.dtype))
+    return _composite(rays, rgbs, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask, background)
+
+
+def _composite(rays: RayBundle, rgbs, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask,
+               background) -> dict[str, Tensor]:
+    """Colour, opacity and depths of a ray batch from per-sample colours and weights."""
     acc = weights.sum(-1)
     rgb = (weights[..., None] * rgbs).sum(-2)
     if background is not None:

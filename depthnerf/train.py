@@ -52,6 +52,24 @@ class TrainConfig:
     val_views: int = 2
     checkpoint_every: int = 250
     log_every: int = 10
+    grid_upsample: list = dataclasses.field(default_factory=list)
+    color_threshold: float = 0.0
+
+    def __post_init__(self):
+        self.grid_upsample = [[float(f), int(g)] for f, g in self.grid_upsample]
+        fractions = [f for f, _ in self.grid_upsample]
+        if self.grid_upsample and (self.field != "tensorf" or fractions != sorted(fractions)
+                                   or not all(0 < f < 1 for f in fractions)):
+            raise ValueError(f"grid_upsample {self.grid_upsample}: needs field 'tensorf' and increasing "
+                             f"fractions of the iterations in (0, 1)")
+
+    def upsample_steps(self) -> dict[int, int]:
+        """``{step: resolution}`` of ``grid_upsample``.
+
+        >>> TrainConfig(iterations=1000, grid_upsample=[[0.1, 128], [0.3, 256]]).upsample_steps()
+        {100: 128, 300: 256}
+        """
+        return {round(f * self.iterations): g for f, g in self.grid_upsample}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -275,6 +293,10 @@ def parameter_groups(field_: torch.nn.Module, lr: float) -> list[dict]:
     return [{"params": list(field_.parameters()), "lr": lr}]
 
 
+def make_optimizer(field_: torch.nn.Module, config: TrainConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(parameter_groups(field_, config.lr), betas=(0.9, 0.99))
+
+
 def training_loss(field_, strategy: Strategy, sampler: RaySampler, tensors: dict, config: TrainConfig,
                   generator: torch.Generator, depth_pixels: torch.Tensor | None = None,
                   crop: float = 1.0) -> tuple[torch.Tensor, dict, dict]:
@@ -293,7 +315,7 @@ def training_loss(field_, strategy: Strategy, sampler: RaySampler, tensors: dict
         background = torch.rand(len(rays), 3, generator=generator, device=generator.device)
         batch = swap_background(batch, tensors["background"], background)
     samples = strategy.train_samples(sampler, rays, batch, generator)
-    out = core.render_rays(field_, rays, *samples, background=background)
+    out = core.render_rays(field_, rays, *samples, background=background, color_threshold=config.color_threshold)
     terms = strategy.losses(out, batch)
     loss = sum(terms.values())
     if isinstance(field_, core.TensoRFField):
@@ -374,9 +396,7 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
     torch.manual_seed(config.seed)
     field_ = build_field(config, train_data.scene_box, device)
     sampler = build_sampler(config, train_data, device)
-    groups = parameter_groups(field_, config.lr)
-    base_lrs = [group["lr"] for group in groups]
-    optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99))
+    base_lrs = [group["lr"] for group in parameter_groups(field_, config.lr)]
     generator = torch.Generator(device=device).manual_seed(config.seed)
     state = {"step": 0, "seconds": 0.0, "loss": [], "psnr": [], "val": []}
 
@@ -385,10 +405,15 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
         depth_pixels = torch.nonzero(tensors["depth_mask"])  # [P, 3] (view, row, col)
 
     checkpoint_path = out_dir / "checkpoint.pth"
+    optimizer_state = None
     if resume and checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path, config, field_, optimizer, sampler, generator)
+        state, optimizer_state = load_checkpoint(checkpoint_path, config, field_, sampler, generator)
     elif checkpoint_path.exists():
         checkpoint_path.unlink()
+    optimizer = make_optimizer(field_, config)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
+    upsample_at = config.upsample_steps()
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_json(out_dir / "config.json", config.to_dict())
     metrics_path = out_dir / "metrics.jsonl"
@@ -415,6 +440,9 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
     clock = time.perf_counter()
     try:
         for step in bar:
+            if step in upsample_at:
+                field_.upsample(upsample_at[step])
+                optimizer = make_optimizer(field_, config)
             for group, base_lr in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base_lr * config.lr_final_factor ** (step / config.iterations)
             if (sampler.occupancy is not None and step >= config.occupancy_warmup
@@ -468,8 +496,21 @@ def validate(field_, strategy, sampler, val_data: SceneData, n_views: int, devic
     return float(np.mean([psnr_from_mse(m) for m in mse]))
 
 
-def load_checkpoint(path: Path, config: TrainConfig, field_, optimizer, sampler, generator) -> dict:
-    """Restore a run from its checkpoint; refuse one written by a different configuration."""
+def match_grid_resolution(field_: torch.nn.Module, state_dict: dict) -> None:
+    """Resample a TensoRF field to the resolution of ``state_dict`` (saved after a ``grid_upsample``)
+    so that the state loads."""
+    if isinstance(field_, core.TensoRFField):
+        saved = state_dict["density_planes"].shape[-1]
+        if saved != field_.resolution:
+            field_.upsample(saved)
+
+
+def load_checkpoint(path: Path, config: TrainConfig, field_, sampler, generator) -> tuple[dict, dict]:
+    """Restore a run from its checkpoint; refuse one written by a different configuration.
+
+    Loads the field (resampled to the saved resolution), occupancy grid and generator; returns the
+    loop's state and the optimizer's state (the optimizer is built for the restored field).
+    """
     try:
         saved = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:
@@ -478,12 +519,12 @@ def load_checkpoint(path: Path, config: TrainConfig, field_, optimizer, sampler,
         changed = sorted(k for k in saved["config"] if saved["config"][k] != config.to_dict().get(k))
         raise ValueError(f"{path} was written by a run with other settings ({changed}); "
                          f"pass resume=False or delete it to start over")
+    match_grid_resolution(field_, saved["field"])
     field_.load_state_dict(saved["field"])
-    optimizer.load_state_dict(saved["optimizer"])
     if sampler.occupancy is not None:
         sampler.occupancy.load_state_dict(saved["occupancy"])
     generator.set_state(saved["generator"])
-    return {key: saved[key] for key in ("step", "seconds", "loss", "psnr", "val")}
+    return {key: saved[key] for key in ("step", "seconds", "loss", "psnr", "val")}, saved["optimizer"]
 
 
 def write_results(out_dir: Path, config: TrainConfig, field_, sampler, state: dict, device) -> None:
@@ -521,6 +562,7 @@ def build_run(saved: dict, near: float, far: float, device: torch.device,
     """Field, sampler (with its occupancy grid) and strategy of a saved model or checkpoint dict."""
     config = TrainConfig(**saved["config"])
     field_ = core.make_field(config.field, torch.zeros(2, 3), **config.field_kwargs)
+    match_grid_resolution(field_, saved["field"])
     field_.load_state_dict(saved["field"])
     field_.to(device).eval()
     occupancy = None

@@ -1,5 +1,6 @@
 """benchmarks/lego.py: the original project's loop and its alpha handling, on a few real lego views."""
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,20 @@ def test_reference_loop_trains_one_image_per_step_and_evaluates(bench, lego):
     assert seen[0].shape == (64, 3) and 0 <= float(seen[0].min()) and float(seen[0].max()) <= 1
     assert bench.time_to_psnr([{"seconds": 5.0, "psnr": 23.0}]) == {
         "20": 5.0, "22.5": 5.0, "25": None, "28": None, "30": None}
+
+
+def test_benchmark_script_runs_the_coarse_to_fine_recipe_and_reports_every_key(bench, tmp_path):
+    """A seconds-long run of the whole script on 4 train views: what it reports, not how fast."""
+    assert bench.main(["--budget", "3", "--eval-every", "1.5", "--train-views", "4", "--test-views", "1",
+                       "--no-reference", "--grid-upsample", "0.2:48,0.4:64", "--grid-resolution", "32",
+                       "--iterations", "30",
+                       "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "lego_baseline_tensorf.json").read_text())
+    ours = report["ours"]
+    assert ours["config"]["grid_upsample"] == [[0.2, 48], [0.4, 64]] and ours["config"]["color_threshold"] == 1e-4
+    assert set(ours["time_to_psnr"]) == {"20", "22.5", "25", "28", "30"} and len(ours["curve"]) >= 1
+    point = ours["curve"][-1]
+    assert np.isfinite(point["psnr"]) and 0 < point["ssim"] <= 1
+    assert 0 <= point["coloured_per_ray"] <= point["samples_per_ray"] and point["samples_per_ray"] > 0
+    assert point["grid_resolution"] in (32, 48, 64) and ours["stopped_by"] in ("budget", "iterations")
+    assert ours["profile"]["points_per_s"] > 0 and report["machine"]["torch_threads"] >= 1

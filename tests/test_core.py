@@ -154,6 +154,28 @@ def test_render_rays_gradient_reaches_field_and_is_finite():
     assert field.app_planes.grad.abs().sum() > 0
 
 
+def test_color_threshold_colours_only_weighty_samples_and_changes_rgb_by_at_most_s_t():
+    field = TensoRFField([[-1.0, -1, -4], [1, 1, -2]], resolution=8, density_shift=-3.0, init_scale=0.5)
+    rays = forward_rays(64)
+    s, e = stratified_samples(rays, 2.0, 6.0, 32, perturb=False)
+    for f in (field, make_field("mlp", width=32)):
+        full = render_rays(f, rays, s, e, background=torch.ones(3))
+        t = float(full["weights"].detach().median())  # half of the samples on each side of the threshold
+        masked = render_rays(f, rays, s, e, background=torch.ones(3), color_threshold=t)
+        assert torch.allclose(full["weights"], masked["weights"]), "densities and weights are unchanged"
+        coloured = full["weights"] > t
+        assert 0 < int(coloured.sum()) < coloured.numel()
+        assert (masked["rgb"] - full["rgb"]).abs().max() <= 32 * t
+        # colours lie in [0, 1], so no channel moves by more than the dropped samples' weight
+        dropped = (full["weights"] * ~coloured).sum(-1)
+        assert ((full["rgb"] - masked["rgb"]).abs().max(-1).values <= dropped + 1e-6).all()
+        assert (full["rgb"] - masked["rgb"]).abs().max() > 0, "dropping colours must change something"
+    t = float(render_rays(field, rays, s, e)["weights"].detach().median())
+    render_rays(field, rays, s, e, background=torch.ones(3), color_threshold=t)["rgb"].sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in field.parameters())
+    assert field.app_planes.grad.abs().sum() > 0 and field.density_planes.grad.abs().sum() > 0
+
+
 def test_render_image_chunks_match_one_pass():
     rays = camera_rays(K, pose(5, (0.0, 0.0, 0.0)), 12, 10)
     field = TensoRFField([[-2.0] * 3, [2.0] * 3], resolution=8, density_shift=2.0)

@@ -57,3 +57,31 @@ def test_study_block_comes_from_the_study_table(tmp_path):
     assert "make study STUDY=Analysis/few_view_study" in text and text.endswith("<!-- study:few_view:end -->\nb\n")
     with pytest.raises(FileNotFoundError, match="ablation/table.md"):
         main(["--results", str(tmp_path), "--readme", str(readme), "--study", "ablation"])
+
+
+def test_bench_block_comes_from_the_benchmark_json(tmp_path):
+    point = {"seconds": 90.4, "iterations": 400, "grid_resolution": 128, "psnr": 23.456, "ssim": 0.9012,
+             "samples_per_ray": 20.5, "coloured_per_ray": 6.1}
+    report = {
+        "resolution": "400x400", "train_views": 100, "budget_s": 900.0,
+        "machine": {"device": "cpu", "torch_threads": 2, "torch": "2.x"},
+        "ours": {"config": {"batch_rays": 4096}, "iterations": 400, "stopped_by": "budget",
+                 "eval_resolution": "400x400, whole images, 10 test views", "curve": [point],
+                 "time_to_psnr": {"20": 90.4, "22.5": 90.4, "25": None}},
+        "reference": {"setup": "paper MLP", "alpha_dropped": {"targets": "raw", "iterations": 70, "train_seconds": 90.0,
+                                                              "psnr": 9.87, "eval_resolution": "pixels", "curve": []}},
+        "comparison": {"alpha_dropped": {"psnr_gain_at_equal_time": [
+            {"ours_seconds": 90.4, "reference_seconds": 90.0, "psnr_gain_db": 13.59}]}},
+    }
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "lego_baseline_tensorf.json").write_text(json.dumps(report))
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- bench:lego:start -->\nold\n<!-- bench:lego:end -->\nb\n")
+    main(["--results", str(tmp_path), "--readme", str(readme), "--bench"])
+    text = readme.read_text()
+    assert "old" not in text and "| 90 | 400 | 128 | 23.46 | 0.901 | 20.5 | 6.1 |" in text
+    assert "22.5 dB: 90 s" in text and "25 dB: not reached" in text and "+13.59 dB at 90 s" in text
+    assert "stopped by budget" in text and text.endswith("<!-- bench:lego:end -->\nb\n")
+    (tmp_path / "bench" / "lego_baseline_tensorf.json").unlink()
+    with pytest.raises(FileNotFoundError, match="lego_baseline_tensorf.json"):
+        main(["--results", str(tmp_path), "--readme", str(readme), "--bench"])

@@ -67,6 +67,25 @@ def test_interrupted_run_resumes_to_identical_weights(tiny, tmp_path):
                                   np.load(tmp_path / "resumed" / "loss_history.npy"))
 
 
+def test_coarse_to_fine_run_resumes_across_an_upsample_and_loads_at_its_final_resolution(tiny, tmp_path):
+    train_data, val_data = tiny
+    config = tiny_config(iterations=20, grid_upsample=[[0.25, 32], [0.6, 40]], color_threshold=1e-4)
+    assert config.upsample_steps() == {5: 32, 12: 40}
+    train(train_data, config, tmp_path / "straight", progress=False)
+    first = train(train_data, config, tmp_path / "resumed", stop_at=9, progress=False)  # between upsamples
+    assert first.interrupted
+    train(train_data, config, tmp_path / "resumed", progress=False)
+    a = torch.load(tmp_path / "straight" / "model_baseline.pth", weights_only=False)
+    b = torch.load(tmp_path / "resumed" / "model_baseline.pth", weights_only=False)
+    assert a["field"]["density_planes"].shape[-1] == 40
+    for key in a["field"]:
+        assert torch.equal(a["field"][key], b["field"][key]), key
+    run = load_run(tmp_path / "resumed")
+    assert run.field.resolution == 40 and run.render_views(val_data, [0])["rgb"].shape[1:] == val_data.images.shape[1:]
+    with pytest.raises(ValueError, match="grid_upsample"):
+        tiny_config(grid_upsample=[[0.6, 32], [0.25, 40]])
+
+
 def test_resume_refuses_a_checkpoint_of_other_settings(tiny, tmp_path):
     train_data, _ = tiny
     train(train_data, tiny_config(iterations=8), tmp_path / "run", stop_at=4, progress=False)
