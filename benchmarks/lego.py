@@ -8,9 +8,10 @@
   ``--eval-every`` seconds of TRAINING time; evaluation, checkpoints and set-up are off the clock.
   The recipe (defaults): TensoRF trained coarse to fine, 64 -> 128 -> 192 -> 320 grid points per
   axis at 10 / 25 / 45 % of the iterations (``--grid-upsample``), colours only of samples with weight
-  above ``--color-threshold`` 1e-4. ``iterations`` (the learning-rate schedule's length) is the
-  steps a short throw-away run at the FINAL grid resolution would make in ``--budget``
-  (``stopped_by``: budget, iterations or target). ``samples_per_ray`` is measured at each evaluation
+  above ``--color-threshold`` 1e-4. ``iterations`` (the learning-rate schedule's length) is
+  ``--iterations`` or, when 0, the steps a throw-away run of the same recipe compressed into 300
+  steps would make in ``--budget`` (an underestimate: later steps are faster as the occupancy grid
+  empties; ``stopped_by`` says whether the budget, the iterations or the target ended the run). ``samples_per_ray`` is measured at each evaluation
   point: the strategy's training sampler on 4096 random training rays, counting evaluated samples
   (``mask.sum(-1)``), and ``coloured_per_ray`` of those, the samples whose colour is computed
   (weight above the threshold). Depth strategies (soft/hard/hybrid) use sparse depth triangulated from the
@@ -335,16 +336,17 @@ def main(argv=None) -> int:
     parser.add_argument("--target", type=float, default=None, help="stop a configuration at this test PSNR")
     parser.add_argument("--out", default="results/bench")
     parser.add_argument("--iterations", type=int, default=0,
-                        help="length of our learning-rate schedule (0: 1.2 x the steps a short run makes in --budget)")
+                        help="length of our learning-rate schedule (0: calibrated by a 300-step run of the recipe)")
     parser.add_argument("--batch-rays", type=int, default=4096)
     parser.add_argument("--grid-upsample", default="0.1:128,0.25:192,0.45:320",
                         help="FRACTION:RESOLUTION,... coarse-to-fine TensoRF schedule ('' for none)")
     parser.add_argument("--color-threshold", type=float, default=1e-4,
                         help="colour only samples with a larger weight (0: all samples)")
     parser.add_argument("--depth-rays", type=int, default=1024, help="extra rays with depth per step (depth strategies)")
-    parser.add_argument("--march-steps", type=int, default=768)
-    parser.add_argument("--max-samples", type=int, default=160)
+    parser.add_argument("--march-steps", type=int, default=512)
+    parser.add_argument("--max-samples", type=int, default=128)
     parser.add_argument("--occupancy-resolution", type=int, default=128)
+    parser.add_argument("--occupancy-every", type=int, default=16, help="steps between occupancy-grid updates")
     parser.add_argument("--grid-resolution", type=int, default=64, help="TensoRF resolution at the start")
     parser.add_argument("--reference-pixels", type=int, default=1024, help="evaluated pixels per test view")
     parser.add_argument("--train-views", type=int, default=None, help="default: all 100 (fewer only to develop)")
@@ -358,6 +360,7 @@ def main(argv=None) -> int:
     test = load_dataset(args.data, "test", DOWNSCALE, max_views=args.test_views)
     load_s = time.perf_counter() - start
     report = {"benchmark": "lego time-to-PSNR", "scene": args.data,
+              "command": " ".join(["benchmarks/lego.py", *(sys.argv[1:] if argv is None else argv)]),
               "resolution": f"{train_data.W}x{train_data.H}", "train_views": len(train_data.images),
               "test_views": len(test.images), "budget_s": args.budget, "reference_budget_s": args.reference_budget,
               "eval_every_s": args.eval_every, "target_psnr": args.target,
@@ -382,28 +385,21 @@ def main(argv=None) -> int:
     overrides = dict(field=args.field, field_kwargs=field_kwargs, batch_rays=args.batch_rays,
                      grid_upsample=upsample, color_threshold=args.color_threshold,
                      march_steps=args.march_steps, max_samples=args.max_samples,
-                     occupancy_resolution=args.occupancy_resolution, val_every=10 ** 9, checkpoint_every=10 ** 9,
+                     occupancy_resolution=args.occupancy_resolution, occupancy_every=args.occupancy_every,
+                     val_every=10 ** 9, checkpoint_every=10 ** 9,
                      depth_rays=args.depth_rays if args.strategy != "baseline" else 0)
     work = Path(tempfile.mkdtemp(prefix="lego_bench_"))
     try:
         iterations = args.iterations
-        if not iterations:  # calibrate the schedule's length: steps per training second of a short run
-            final = {**overrides, "grid_upsample": [],
-                     "field_kwargs": {**field_kwargs, "resolution": upsample[-1][1]} if upsample else field_kwargs}
-            probe = config_for_profile("quick", args.strategy, iterations=10 ** 9, **final)
-            warm = probe.occupancy_warmup + probe.occupancy_every  # past the first occupancy updates
-            first = train(train_data, probe, work / "calibrate", device=device, resume=False, stop_at=warm,
-                          progress=False)  # warm-up steps, not counted
-            result = train(train_data, probe, work / "calibrate", device=device, resume=True, stop_at=warm + 30,
-                           progress=False)
-            steps, seconds = result.steps - first.steps, result.train_seconds - first.train_seconds
-            # steps at the final resolution: slower than the coarse start, and the occupancy grid of a
-            # young field still keeps fog; stopped_by says which limit ended the run
-            iterations = max(20, int(steps / seconds * args.budget))
+        if not iterations:  # calibrate the schedule's length: the whole recipe compressed into 300 steps
+            probe = config_for_profile("quick", args.strategy, iterations=300, **overrides)
+            result = train(train_data, probe, work / "calibrate", device=device, resume=False, progress=False)
+            # a lower bound on the real run's rate: its occupancy grid empties further with training;
+            # stopped_by says which limit ended the run
+            iterations = max(20, int(result.steps / result.train_seconds * args.budget))
             report["iterations_calibration"] = {
-                "steps": steps, "seconds": round(seconds, 2),
-                "note": f"steps {warm + 1}-{warm + 30} of a throw-away run at the final grid resolution; "
-                        "sets the schedule's length"}
+                "steps": result.steps, "seconds": round(result.train_seconds, 2),
+                "note": "a throw-away run of the same recipe with a 300-step schedule; sets the schedule's length"}
         config = config_for_profile("quick", args.strategy, iterations=iterations, **overrides)
         report["ours"] = run_ours(config, train_data, test, args, device, work)
     finally:
