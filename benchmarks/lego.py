@@ -57,7 +57,7 @@ from depthnerf.data import SceneData, downscale_area, load_dataset, read_image, 
 from depthnerf.env import select_device  # noqa: E402
 from depthnerf.evaluate import psnr, ssim  # noqa: E402
 from depthnerf.train import (  # noqa: E402
-    TrainConfig, atomic_json, build_run, config_for_profile, draw_pixels, gather_batch, peak_memory_bytes,
+    TrainConfig, atomic_json, build_run, config_for_profile, draw_pixels, gather_batch, make_optimizer, peak_memory_bytes,
     render_views, scene_tensors, train, training_loss,
 )
 
@@ -171,11 +171,11 @@ def run_ours(config: TrainConfig, train_data: SceneData, test: SceneData, args, 
 
 
 def profile_steps(field, sampler, strategy, config: TrainConfig, tensors: dict, shape, device, steps: int = 5) -> dict:
-    """The trainer's step (draw, sample, render, loss, backward, Adam) on the trained field, profiled."""
+    """The trainer's step (draw, sample, render, loss, backward, its Adam) on the trained field, profiled."""
     from torch.profiler import ProfilerActivity, profile
 
     field.train()
-    optimizer = torch.optim.Adam(field.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    optimizer = make_optimizer(field, config)  # the trainer's optimizer (fused Adam where available)
     generator = torch.Generator(device=device).manual_seed(2)
     depth_pixels = (torch.nonzero(tensors["depth_mask"])
                     if strategy.needs_depth and config.depth_rays > 0 else None)
