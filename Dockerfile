@@ -10,9 +10,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends make git libgomp1 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /depthnerf
-COPY requirements.txt .
+COPY requirements.txt requirements.lock ./
 RUN python -m venv .venv \
- && .venv/bin/pip install --no-cache-dir -r requirements.txt \
+ && .venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock \
  && touch .venv/.requirements-installed
 COPY . .
 RUN touch .venv/.requirements-installed

@@ -1,8 +1,10 @@
-# The two commands: `make pipeline` and `make test`. Both build .venv from requirements.txt first.
+# The two commands: `make pipeline` and `make test`. Both build .venv first: requirements.txt (what the
+# project needs) installed at the exact versions of requirements.lock (what was resolved and tested).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
+LOCK := requirements.lock
 PROFILE ?= quick
 DATA ?= embedded
 RESULTS ?= results
@@ -10,15 +12,27 @@ RESULTS ?= results
 # training step 5-10x slower (see README, Troubleshooting).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: venv export pipeline study test jupyter readme-results clean-results
+.PHONY: venv lock export pipeline study test jupyter readme-results clean-results
 
 venv: $(STAMP)
 
-# Rebuilt when requirements.txt is newer than the last install (a stale .venv).
-$(STAMP): requirements.txt
+# Rebuilt when requirements.txt or the lock is newer than the last install (a stale .venv).
+$(STAMP): requirements.txt $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -c $(LOCK)
 	@touch $(STAMP)
+
+# Re-resolve requirements.txt in a scratch venv and pin every package it installed (after changing
+# requirements.txt; then run `make test` and commit both files).
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	{ echo "# Exact versions of every package \`make\` installs: requirements.txt resolved on $$(date +%Y-%m-%d) ($$(.lock-venv/bin/python -c 'import platform; print("Python", platform.python_version(), platform.system(), platform.machine())'))."; \
+	  echo "# Used as pip constraints by make, the Dockerfile and the Colab notebooks. Regenerate with \`make lock\`; never edit by hand."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .lock-venv
 
 export: $(STAMP)
 	$(PY) -m tools.export_notebooks

@@ -9,7 +9,7 @@ def test_dockerfile_installs_requirements_and_runs_a_make_target():
     text = (ROOT / "Dockerfile").read_text()
     base = re.search(r"^FROM\s+(\S+)", text, re.M)
     assert base and base.group(1).startswith("python:3.11"), "base image must be named and match the venv's Python"
-    assert "COPY requirements.txt" in text and "pip install --no-cache-dir -r requirements.txt" in text
+    assert "COPY requirements.txt" in text and "pip install --no-cache-dir -r requirements.txt -c requirements.lock" in text
     entry = re.search(r'^ENTRYPOINT \["make"\]', text, re.M)
     cmd = re.search(r'^CMD \["(\w+)"\]', text, re.M)
     assert entry and cmd
@@ -33,3 +33,39 @@ def test_ci_runs_make_test_and_nothing_else():
     lines = [l for l in (ROOT / ".ci" / "run").read_text().splitlines()
              if l.strip() and not l.startswith("#") and not l.startswith("set ") and not l.startswith("cd ")]
     assert lines == ["make test"]
+
+
+def lock_pins() -> dict:
+    """``{canonical name: version}`` of requirements.lock (every line must be ``name==version``)."""
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version.strip(), f"requirements.lock: {line!r} is not pinned with =="
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def test_lock_pins_every_requirement_at_a_version_it_allows():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = lock_pins()
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            name = canonicalize_name(req.name)
+            assert name in pins, f"{req.name} is in requirements.txt but not pinned in requirements.lock: run make lock"
+            assert req.specifier.contains(pins[name], prereleases=True), \
+                f"requirements.lock pins {req.name}=={pins[name]}, which requirements.txt ({line}) excludes: run make lock"
+
+
+def test_make_docker_and_colab_install_with_the_lock():
+    assert "-r requirements.txt -c $(LOCK)" in (ROOT / "Makefile").read_text()
+    assert "requirements.lock" in (ROOT / "Makefile").read_text()
+    docker = (ROOT / "Dockerfile").read_text()
+    assert "COPY requirements.txt requirements.lock" in docker and "-c requirements.lock" in docker
+    for notebook in ("colab/00_Setup_Colab.ipynb", "colab/Full_Pipeline_Colab.ipynb"):
+        assert "requirements.lock" in (ROOT / notebook).read_text(), notebook
