@@ -58,7 +58,7 @@ from depthnerf.env import select_device  # noqa: E402
 from depthnerf.evaluate import psnr, ssim  # noqa: E402
 from depthnerf.train import (  # noqa: E402
     TrainConfig, atomic_json, build_run, config_for_profile, draw_pixels, gather_batch, make_optimizer, peak_memory_bytes,
-    render_views, scene_tensors, train, training_loss,
+    read_saved, render_views, scene_tensors, train, training_loss,
 )
 
 THRESHOLDS = (20.0, 22.5, 25.0, 28.0, 30.0)
@@ -97,8 +97,9 @@ def _timed(fn) -> float:
 # ----------------------------------------------------------------------------------------- ours
 def load_state(out_dir: Path, train_data: SceneData, device):
     """Field, sampler and strategy of the checkpoint in ``out_dir`` (no visual-hull carving)."""
-    saved = torch.load(out_dir / "checkpoint.pth", map_location="cpu", weights_only=False)
-    run = build_run(saved, float(train_data.near), float(train_data.far), device, out_dir)
+    saved = read_saved(out_dir / "checkpoint.pth", "checkpoint")
+    run = build_run(saved, float(train_data.near), float(train_data.far), device, out_dir,
+                    source=out_dir / "checkpoint.pth")
     return run.field, run.sampler, run.strategy, saved
 
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+# %% 02_Core_Components.ipynb · cell c03
 @dataclass(frozen=True)
 class RayBundle:
     """Rays ``o + t d`` with unit ``directions``; ``z_scale`` turns ray depth into camera z-depth.
@@ -120,6 +121,7 @@ def ndc_rays(rays: RayBundle, H: int, W: int, focal: float, near: float = 1.0) -
     return RayBundle(o_ndc, d_ndc, rays.z_scale)
 
 
+# %% 02_Core_Components.ipynb · cell c07
 def positional_encoding(x: Tensor, n_freqs: int) -> Tensor:
     """``[x, sin(2^k x), cos(2^k x) for k < n_freqs]``: ``[..., D] -> [..., D (1 + 2 n_freqs)]``.
 
@@ -322,6 +324,7 @@ def make_field(name: str, aabb=None, **kwargs) -> nn.Module:
     raise ValueError(f"unknown field {name!r}: choose 'mlp' or 'tensorf'")
 
 
+# %% 02_Core_Components.ipynb · cell c09
 def _per_ray(value, rays: RayBundle) -> Tensor:
     """A float or ``[R]`` tensor as ``[R,1]`` on the rays' device."""
     value = torch.as_tensor(value, dtype=torch.float32, device=rays.device)
@@ -576,6 +579,7 @@ def _compact(mask: Tensor, *values: Tensor, max_n: int | None) -> tuple[Tensor, 
     return out_mask, tuple(outs)
 
 
+# %% 02_Core_Components.ipynb · cell c11
 def render_weights(sigmas: Tensor, t_starts: Tensor, t_ends: Tensor, mask: Tensor | None = None
                    ) -> tuple[Tensor, Tensor]:
     """Weights ``w_i = T_i (1 - exp(-sigma_i delta_i))`` and transmittance ``T_i``, both ``[R,S]``.

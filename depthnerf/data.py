@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ import imageio.v3 as iio
 import numpy as np
 
 
+# %% 01_Data_Loading.ipynb · cell c03
 def camera_directions(H: int, W: int, K: np.ndarray) -> np.ndarray:
     """Unit camera-space ray directions through the pixel centres, ``[H, W, 3]``.
 
@@ -101,6 +103,7 @@ def look_at(eye: np.ndarray, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> np.n
     return pose
 
 
+# %% 01_Data_Loading.ipynb · cell c05
 @dataclass
 class SceneData:
     """A loaded split of one scene (numpy arrays; shapes with ``N`` views of ``H x W`` pixels).
@@ -157,7 +160,9 @@ class SceneData:
         return np.stack([ray_depth_to_z_depth(d, K) for d, K in zip(self.depth, self.intrinsics)])
 
 
+# %% 01_Data_Loading.ipynb · cell c07
 EMBEDDED_VERSION = 1
+EMBEDDED_GENERATOR = "depthnerf.data.write_embedded_scene"  # the marker: "<this> v<version>" in transforms_*.json
 EMBEDDED_CAMERA_ANGLE_X = 0.6911112070083618  # the NeRF-Synthetic field of view
 EMBEDDED_SIZE = 200
 EMBEDDED_VIEWS = {"train": 100, "val": 10, "test": 10}
@@ -351,32 +356,63 @@ def write_embedded_scene(folder: Path | str, size: int = EMBEDDED_SIZE, views: d
                            "transform_matrix": pose.tolist()})
         meta = {"camera_angle_x": EMBEDDED_CAMERA_ANGLE_X, "near": 2.0, "far": 6.0,
                 "scene_box": EMBEDDED_SCENE_BOX.tolist(), "depth_type": "ray",
-                "generator": f"depthnerf.data.write_embedded_scene v{EMBEDDED_VERSION}", "frames": frames}
+                "generator": f"{EMBEDDED_GENERATOR} v{EMBEDDED_VERSION}", "frames": frames}
         (folder / f"transforms_{split}.json").write_text(json.dumps(meta, indent=1))
     return folder
+
+
+def embedded_marker(folder: Path | str) -> str | None:
+    """The ``generator`` recorded in ``folder/transforms_test.json``; None when there is no such file,
+    it is not readable JSON or it names no generator."""
+    try:
+        meta = json.loads((Path(folder) / "transforms_test.json").read_text())
+    except (OSError, ValueError):
+        return None
+    marker = meta.get("generator") if isinstance(meta, dict) else None
+    return marker if isinstance(marker, str) else None
+
+
+def _refuse_foreign_folder(target: Path) -> None:
+    """DataError unless ``target`` is absent or carries the embedded generator's marker (any version)."""
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not (embedded_marker(target) or "").startswith(f"{EMBEDDED_GENERATOR} v"):
+        raise DataError(f"{target}: exists but was not created by depthnerf (its transforms_test.json names no "
+                        f"'{EMBEDDED_GENERATOR} v<N>' generator), so it will not be deleted or replaced: move it "
+                        "away, or pass another root (load_dataset('embedded', ..., root=...))")
 
 
 def ensure_embedded_scene(root: Path | str = "data") -> Path:
     """``root/embedded``, generated on first use (into a temporary folder, then renamed: atomic).
 
-    An existing folder made by another generator version is replaced.
+    An existing folder is used when its marker (``generator`` in ``transforms_test.json``) names this
+    generator version, replaced when it names another version of the same generator, and never
+    touched otherwise: a folder without the marker (a user's own data) is a :class:`DataError`.
     """
     target = Path(root) / "embedded"
-    expected = f"depthnerf.data.write_embedded_scene v{EMBEDDED_VERSION}"
-    meta_file = target / "transforms_test.json"
+    expected = f"{EMBEDDED_GENERATOR} v{EMBEDDED_VERSION}"
 
     def current() -> bool:
-        return meta_file.exists() and json.loads(meta_file.read_text()).get("generator") == expected
+        return embedded_marker(target) == expected
 
     if current():
         return target
+    _refuse_foreign_folder(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".embedded-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the scene is as readable as any folder of the user's
     write_embedded_scene(tmp)
     if current():  # another process finished meanwhile: keep its copy (it may be read right now)
         shutil.rmtree(tmp, ignore_errors=True)
         return target
-    if target.exists():
+    try:
+        _refuse_foreign_folder(target)  # checked again right before anything is moved
+    except DataError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists() or target.is_symlink():
         stale = Path(tempfile.mkdtemp(prefix=".embedded-stale-", dir=target.parent))
         os.replace(target, stale / "embedded")
         shutil.rmtree(stale, ignore_errors=True)
@@ -387,6 +423,7 @@ def ensure_embedded_scene(root: Path | str = "data") -> Path:
     return target
 
 
+# %% 01_Data_Loading.ipynb · cell c09
 class DataError(ValueError):
     """A dataset file is missing, unreadable or inconsistent (the message names the file)."""
 
@@ -478,8 +515,34 @@ def downscale_depth(depth: np.ndarray, mask: np.ndarray, factor: int, rel_spread
     return np.where(valid, mean, 0.0).astype(depth.dtype), valid
 
 
-def check_depth(depth: np.ndarray, path: Path | str, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Reject NaN/inf, negative values and a wrong ``[H, W]`` shape, naming the file."""
+TRAINING_DTYPE = np.float32  # what SceneData holds and the trainer computes in
+
+
+def check_depth(depth: np.ndarray, path: Path | str, shape: tuple[int, int] | None = None,
+                dtype=None) -> np.ndarray:
+    """Reject NaN/inf, negative values and a wrong ``[H, W]`` shape, naming the file.
+
+    With ``dtype`` the depth is cast first and the *cast* is checked and returned: a value beyond
+    float32's range (3.4e38) is finite in float64 but inf after the cast.
+
+    >>> check_depth(np.array([[3.0, 0.0]]), "d.npy", dtype=np.float32)
+    array([[3., 0.]], dtype=float32)
+    >>> try:
+    ...     check_depth(np.array([[1e39, 2.0]]), "d.npy", dtype=np.float32)
+    ... except DataError as err:
+    ...     print(err)  # doctest: +ELLIPSIS
+    d.npy: depth holds 1 values that overflow to inf when cast to float32 (the training dtype, ...
+    """
+    if dtype is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = np.asarray(depth).astype(dtype)
+        overflow = ~np.isfinite(cast) & np.isfinite(depth)
+        if overflow.any():
+            raise DataError(f"{path}: depth holds {int(overflow.sum())} values that overflow to inf when cast to "
+                            f"{np.dtype(dtype).name} (the training dtype, at most {np.finfo(dtype).max:.3g}; largest "
+                            f"value {np.max(np.abs(np.asarray(depth)[overflow])):.3g}): check the file's units (and "
+                            "depth_unit_scale_factor, where one applies)")
+        depth = cast
     if depth.ndim == 3 and depth.shape[-1] == 1:
         depth = depth[..., 0]
     if depth.ndim != 2:
@@ -504,7 +567,8 @@ def read_depth_file(path: Path | str, K: np.ndarray, depth_type: str = "z",
 
     ``depth_type`` says what the file holds: ``"ray"`` (distance along the ray) or ``"z"`` (camera
     z-depth, converted with :func:`z_depth_to_ray_depth`). ``K`` are the intrinsics at the file's
-    resolution. NaN, negative values and a shape other than ``shape`` raise :class:`DataError`.
+    resolution. NaN, negative values, a shape other than ``shape`` and values that overflow to inf
+    in the float32 result raise :class:`DataError`.
     """
     path = Path(path)
     if depth_type not in ("ray", "z"):
@@ -532,9 +596,264 @@ def read_depth_file(path: Path | str, K: np.ndarray, depth_type: str = "z",
                         path, shape)
     if depth_type == "z":
         depth = z_depth_to_ray_depth(depth, K)
-    return depth.astype(np.float32)
+    return check_depth(depth, path, dtype=TRAINING_DTYPE)  # checked after the cast: an overflow is inf there
 
 
+# %% 01_Data_Loading.ipynb · cell c41
+SCALE_MIN_OVERLAP = 0.5  # check_scene_scale: fraction of min(chord, far - near) inside [near, far]
+SCALE_MIN_PIXELS = 2.0  # check_scene_scale: the box must span at least this many pixels in some view
+ROTATION_TOLERANCE = 1e-3
+
+
+def _number(meta: dict, key: str, source, default=None) -> float:
+    """``float(meta[key])`` (``default`` when absent), a DataError naming ``key`` when it is not a number."""
+    if key not in meta:
+        return default
+    value = meta[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{source}: {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def check_bounds(near: float, far: float, source, fix: str = "") -> tuple[float, float]:
+    """``(near, far)`` as floats, refusing anything but finite ``0 <= near < far`` (ray depths, scene units;
+    finite in float32 too). ``source`` names the file in the message, ``fix`` says where to change them.
+
+    >>> check_bounds(2, 6.0, "t.json")
+    (2.0, 6.0)
+    """
+    near, far = float(near), float(far)
+    hint = f": {fix}" if fix else ""
+    for name, value in (("near", near), ("far", far)):
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(np.float32(value))
+        if not finite:
+            raise DataError(f"{source}: {name} = {value:g} is not finite; near/far are ray depths bounding the "
+                            f"content (scene units), both finite{hint}")
+    if near < 0:
+        raise DataError(f"{source}: near = {near:g} is negative; near is a distance along the ray, "
+                        f"need 0 <= near < far{hint}")
+    if near == far:
+        raise DataError(f"{source}: near = {near:g} equals far = {far:g}: nothing between them to render; "
+                        f"need 0 <= near < far{hint}")
+    if near > far:
+        raise DataError(f"{source}: near = {near:g} is not below far = {far:g} (swapped?); need 0 <= near < far{hint}")
+    return near, far
+
+
+def check_intrinsics(K: np.ndarray, H: int, W: int, source, fields: dict | None = None) -> np.ndarray:
+    """Refuse pinhole intrinsics ``K [3,3]`` (pixels of an ``H x W`` image) unless ``fx, fy`` are finite and
+    ``> 0`` and the principal point ``(cx, cy)`` is finite and within ``[-W, 2W] x [-H, 2H]`` (farther out:
+    other units or a typo). ``fields`` names the input each of fx, fy, cx, cy came from. Returns ``K``.
+
+    >>> check_intrinsics(np.array([[50.0, 0, 40], [0, 50.0, 30], [0, 0, 1]]), 60, 80, "t.json")[0].tolist()
+    [50.0, 0.0, 40.0]
+    """
+    names = {"fx": "fx", "fy": "fy", "cx": "cx", "cy": "cy", **(fields or {})}
+    for key, value in (("fx", K[0, 0]), ("fy", K[1, 1])):
+        if not (np.isfinite(value) and value > 0):
+            raise DataError(f"{source}: {names[key]} gives the focal length {key} = {value:g} px; it must be finite "
+                            "and > 0")
+    for key, value, size, side in (("cx", K[0, 2], W, "width"), ("cy", K[1, 2], H, "height")):
+        if not np.isfinite(value):
+            raise DataError(f"{source}: {names[key]} gives the principal point {key} = {value:g}; it must be finite")
+        if not -size <= value <= 2 * size:
+            raise DataError(f"{source}: {names[key]} gives the principal point {key} = {value:g} px, far outside the "
+                            f"image (its {side} is {size} px; allowed {-size}..{2 * size}): cx, cy are pixels of "
+                            "the full-resolution image")
+    return K
+
+
+def check_poses(poses: np.ndarray, source, labels: list[str] | None = None,
+                tol: float = ROTATION_TOLERANCE) -> np.ndarray:
+    """Camera-to-world ``[N,4,4]`` (float64), refused unless finite with last row ``(0, 0, 0, 1)`` and a
+    rotation ``R = pose[:3, :3]`` that is orthonormal (``max |R^T R - I| <= tol``) with ``det R = +1``
+    (within ``tol``): a rigid motion, no scale, shear or mirror. ``labels[i]`` names pose ``i``.
+
+    >>> check_poses(look_at(np.array([0.0, -4.0, 1.0]))[None], "t.json").shape
+    (1, 4, 4)
+    """
+    poses = np.asarray(poses, dtype=np.float64)
+    labels = labels or [f"pose {i}" for i in range(len(poses))]
+    if poses.ndim != 3 or poses.shape[1:] != (4, 4):
+        raise DataError(f"{source}: poses must be [N, 4, 4] camera-to-world matrices, got shape {poses.shape}")
+    bad = ~np.isfinite(poses).all(axis=(1, 2))
+    if bad.any():
+        raise DataError(f"{source}: {labels[int(np.argmax(bad))]} holds NaN or infinite values")
+    last = np.abs(poses[:, 3] - [0.0, 0.0, 0.0, 1.0]).max(axis=1)
+    if (last > tol).any():
+        i = int(np.argmax(last > tol))
+        raise DataError(f"{source}: {labels[i]}: last row is {poses[i, 3].tolist()}, expected [0, 0, 0, 1] "
+                        "(a camera-to-world matrix)")
+    R = poses[:, :3, :3]
+    error = np.abs(np.einsum("nji,njk->nik", R, R) - np.eye(3)).max(axis=(1, 2))
+    if (error > tol).any():
+        i = int(np.argmax(error > tol))
+        raise DataError(f"{source}: {labels[i]}: rotation is not orthonormal (max |R^T R - I| = {error[i]:.3g} > "
+                        f"{tol:g}): scale or shear in the pose; give a rigid camera-to-world matrix")
+    det = np.linalg.det(R)
+    if (np.abs(det - 1) > tol).any():
+        i = int(np.argmax(np.abs(det - 1) > tol))
+        raise DataError(f"{source}: {labels[i]}: rotation has det {det[i]:.4g}, not +1: a mirrored camera frame "
+                        "(flip one axis back; OpenGL camera axes are right, up, back)")
+    return poses
+
+
+_CHANNELS = {1: "grey", 3: "RGB", 4: "RGBA"}
+
+
+def check_image(image: np.ndarray, path, first: tuple[int, int, int] | None = None, split: str = "the split") -> None:
+    """Refuse an image ``[H, W, C]`` that is not grey, RGB or RGBA, differs in size or channels from the
+    ``first`` image ``(H, W, C)`` of its ``split``, is fully transparent (RGBA with alpha 0 everywhere) or
+    constant (every pixel equal, all channels).
+
+    >>> check_image(np.eye(2)[..., None], "a.png", (2, 2, 1))
+    """
+    if image.ndim != 3 or image.shape[-1] not in _CHANNELS:
+        raise DataError(f"{path}: has {image.shape[-1] if image.ndim == 3 else 0} channels (shape {image.shape}); "
+                        "expected grey, RGB or RGBA")
+    H, W, C = image.shape
+    if first is not None and (H, W) != tuple(first[:2]):
+        raise DataError(f"{path}: is {W}x{H} but the first image of {split} is {first[1]}x{first[0]}; all images "
+                        "of a split must have the same size")
+    if first is not None and C != first[2]:
+        raise DataError(f"{path}: is {_CHANNELS[C]} but the first image of {split} is {_CHANNELS[first[2]]}; all "
+                        "images of a split must be RGB or all RGBA (grey: all grey)")
+    if C == 4 and image[..., 3].max() == 0:
+        raise DataError(f"{path}: is fully transparent (alpha 0 everywhere), so the view shows nothing; fix its "
+                        "alpha channel or remove its frame")
+    if not (image != image[0, 0]).any():  # (10x faster than np.ptp over the channels)
+        value = np.round(image[0, 0].astype(np.float64), 4).tolist()
+        raise DataError(f"{path}: is constant (every pixel is {value}): an empty or failed render or capture; "
+                        "replace the image or remove its frame")
+
+
+def resolve_inside(root: Path | str, relative, source) -> Path:
+    """``root / relative``, after checking that it resolves (symbolic links and ``..`` followed) to a path
+    inside ``root``; ``source`` names the file and field in the error.
+
+    >>> str(resolve_inside("scene", "./train/r_0.png", "t.json"))
+    'scene/train/r_0.png'
+    """
+    if not isinstance(relative, (str, os.PathLike)):
+        raise DataError(f"{source} must be a path (a string), got {relative!r}")
+    path = Path(root) / relative
+    inside = Path(root).resolve()
+    resolved = path.resolve()
+    if resolved != inside and not resolved.is_relative_to(inside):
+        raise DataError(f"{source} {str(relative)!r} resolves to {resolved}, outside the dataset folder {inside}; "
+                        "paths must be relative to that folder and stay inside it (copy the file in)")
+    return path
+
+
+def check_scene_box(box, source) -> np.ndarray:
+    """The scene box as float32 ``[2, 3]`` (min and max corners), refused unless finite with min < max.
+
+    >>> check_scene_box([[-1, -1, -1], [1, 1, 1]], "t.json").dtype
+    dtype('float32')
+    """
+    try:
+        raw = np.asarray(box, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{source}: scene_box must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] numbers "
+                        f"({err})") from err
+    if raw.shape != (2, 3):
+        raise DataError(f"{source}: scene_box must be [[xmin, ymin, zmin], [xmax, ymax, zmax]], got shape {raw.shape}")
+    with np.errstate(over="ignore"):
+        cast = raw.astype(np.float32)
+    if not np.isfinite(cast).all():
+        raise DataError(f"{source}: scene_box {raw.tolist()} holds values that are not finite (in float32)")
+    if not (cast[0] < cast[1]).all():
+        raise DataError(f"{source}: scene_box {raw.tolist()}: every min corner value must be below the max one")
+    return cast
+
+
+def _ray_box_interval(origins: np.ndarray, dirs: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit depths ``(t_in, t_out)`` of rays ``o + t d`` (``[..., 3]``) through an axis-aligned
+    ``box [2, 3]`` (slab method; ``t_out < t_in`` is a miss)."""
+    safe = np.where(np.abs(dirs) < 1e-12, 1e-12, dirs)
+    ta, tb = (box[0] - origins) / safe, (box[1] - origins) / safe
+    return np.minimum(ta, tb).max(axis=-1), np.maximum(ta, tb).min(axis=-1)
+
+
+def check_scene_scale(poses: np.ndarray, K: np.ndarray, H: int, W: int, near: float, far: float,
+                      scene_box: np.ndarray, source, fix: str, grid: int = 5) -> float:
+    """Refuse cameras, near/far and scene box that do not fit together (see the rules above); returns the
+    overlap fraction. ``poses [N,4,4]``, ``K [3,3]`` or ``[N,3,3]`` in pixels of ``H x W`` images; ``fix``
+    says what to change.
+
+    >>> K, box = np.array([[100.0, 0, 50], [0, 100.0, 50], [0, 0, 1]]), np.array([[-1.0] * 3, [1.0] * 3])
+    >>> round(check_scene_scale(look_at(np.array([0.0, -4, 1]))[None], K, 100, 100, 2.0, 6.0, box, "t.json", "fix"), 3)
+    1.0
+    """
+    poses = np.asarray(poses, dtype=np.float64)
+    K = np.broadcast_to(np.asarray(K, dtype=np.float64), (len(poses), 3, 3))
+    box = np.asarray(scene_box, dtype=np.float64)
+    centre, radius = box.mean(axis=0), 0.5 * np.linalg.norm(box[1] - box[0])
+    distance = np.linalg.norm(poses[:, :3, 3] - centre, axis=1)
+    where = (f"cameras {np.median(distance):.3g} from the box centre (median), box diagonal {2 * radius:.3g}, "
+             f"near = {near:g}, far = {far:g}")
+    focal = np.minimum(K[:, 0, 0], K[:, 1, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pixels = np.where(distance > radius, 2 * focal * np.tan(np.arcsin(radius / distance)), np.inf)
+    if pixels.max() < SCALE_MIN_PIXELS:
+        raise DataError(f"{source}: the scene_box {np.round(box, 4).tolist()} spans at most {pixels.max():.2g} "
+                        f"pixels in any view ({where}): far too small for the cameras' scale; {fix}")
+    v, u = np.meshgrid(np.linspace(0.5, H - 0.5, grid), np.linspace(0.5, W - 0.5, grid), indexing="ij")
+    x = (u.ravel()[None] - K[:, 0, 2, None]) / K[:, 0, 0, None]  # [N, grid^2] camera-space directions
+    y = -(v.ravel()[None] - K[:, 1, 2, None]) / K[:, 1, 1, None]
+    d = np.stack([x, y, -np.ones_like(x)], axis=-1)
+    d = np.einsum("nij,nrj->nri", poses[:, :3, :3], d / np.linalg.norm(d, axis=-1, keepdims=True))
+    t_in, t_out = _ray_box_interval(poses[:, None, :3, 3], d, box)
+    start = np.maximum(t_in, 0.0)
+    chord = np.clip(t_out - start, 0.0, None)
+    overlap = np.clip(np.minimum(t_out, far) - np.maximum(start, near), 0.0, None)
+    shorter = np.where(chord > 0, np.minimum(chord, far - near), 0.0)
+    if shorter.sum() == 0:
+        raise DataError(f"{source}: no camera ray meets the scene_box {np.round(box, 4).tolist()} ({where}): the "
+                        f"cameras look away from it; {fix}")
+    fraction = float(overlap.sum() / shorter.sum())
+    if fraction < SCALE_MIN_OVERLAP:
+        raise DataError(f"{source}: the scene scale does not fit the field: along the camera rays only {fraction:.0%} "
+                        f"of the scene_box {np.round(box, 4).tolist()} lies between near and far ({where}); {fix}")
+    return fraction
+
+
+def check_scene(data: SceneData) -> SceneData:
+    """Every check above on a whole :class:`SceneData`, for scenes made or changed in code (``subset``,
+    ``corrupt_depth``, a user's own arrays): the trainer calls it before it trains. Shapes must agree
+    (``N`` views of ``H x W``), images must be finite and in ``[0, 1]``, depth finite and ``>= 0`` in
+    float32 with a boolean mask of the same shape.
+    """
+    source = f"scene {data.name or '?'}/{data.split or '?'}"
+    n, H, W = len(data.images), data.H, data.W
+    shapes = {"images": (n, H, W, 3), "poses": (n, 4, 4), "intrinsics": (n, 3, 3), "alphas": (n, H, W),
+              "depth": (n, H, W), "depth_mask": (n, H, W), "depth_sigma": (n, H, W)}
+    for name, shape in shapes.items():
+        value = getattr(data, name)
+        if value is not None and tuple(np.shape(value)) != shape:
+            raise DataError(f"{source}: {name} has shape {tuple(np.shape(value))}, expected {shape}")
+    if n == 0:
+        raise DataError(f"{source}: has no views")
+    check_bounds(data.near, data.far, source)
+    box = check_scene_box(data.scene_box, source)
+    check_poses(data.poses, source)
+    for view, K in enumerate(data.intrinsics):
+        check_intrinsics(np.asarray(K, np.float64), H, W, f"{source} view {view}")
+    images = np.asarray(data.images)
+    if not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise DataError(f"{source}: images must be finite and in [0, 1] (min {np.nanmin(images):g}, "
+                        f"max {np.nanmax(images):g})")
+    if data.depth is not None:
+        check_depth(np.asarray(data.depth).reshape(-1, W), source, dtype=np.float32)
+        if data.depth_mask is None or np.asarray(data.depth_mask).dtype != bool:
+            raise DataError(f"{source}: depth needs a boolean depth_mask of the same shape")
+    check_scene_scale(data.poses, data.intrinsics, H, W, data.near, data.far, box, source,
+                      "fix near/far, scene_box or the poses")
+    return data
+
+
+# %% 01_Data_Loading.ipynb · cell c11
 NERF_SYNTHETIC_DEPTH_MAX = 8.0  # t = 8 (1 - v / 255), derived and checked above
 
 
@@ -558,6 +877,7 @@ def nerf_synthetic_depth(raw: np.ndarray, path: Path | str = "?", alpha: np.ndar
     return np.where(valid, NERF_SYNTHETIC_DEPTH_MAX * (1 - value / 255), 0.0).astype(np.float32)
 
 
+# %% 01_Data_Loading.ipynb · cell c13
 def _project(points: np.ndarray, pose: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixel row, column (floor of the continuous position) and distance to the camera of world points."""
     w2c = np.linalg.inv(pose.astype(np.float64))
@@ -599,6 +919,7 @@ def nerf_synthetic_depth_check(folder: Path | str, scale: float = 1.0, train_vie
                 silhouette_fraction=float(np.concatenate(inside).mean()))
 
 
+# %% 01_Data_Loading.ipynb · cell c15
 BLENDER_NEAR, BLENDER_FAR = 2.0, 6.0
 BLENDER_SCENE_BOX = np.array([[-1.5, -1.5, -1.5], [1.5, 1.5, 1.5]], dtype=np.float32)
 
@@ -621,31 +942,67 @@ def pick_views(n_total: int, max_views: int | None, how: str = "even") -> np.nda
 
 
 def _blender_intrinsics(meta: dict, H: int, W: int, path: Path) -> np.ndarray:
+    """Full-resolution ``K [3,3]`` from ``fl_x``/``fl_y`` or ``camera_angle_x`` and ``cx``/``cy`` (checked)."""
     if "fl_x" in meta:
-        fx, fy = float(meta["fl_x"]), float(meta.get("fl_y", meta["fl_x"]))
+        fx = _number(meta, "fl_x", path)
+        fy = _number(meta, "fl_y", path, default=fx)
+        fields = {"fx": "fl_x", "fy": "fl_y" if "fl_y" in meta else "fl_x"}
     elif "camera_angle_x" in meta:
-        fx = fy = focal_from_fov(float(meta["camera_angle_x"]), W)
+        angle = _number(meta, "camera_angle_x", path)
+        if not 0 < angle < np.pi:
+            raise DataError(f"{path}: camera_angle_x = {angle:g} must be the horizontal field of view in radians, "
+                            "0 < camera_angle_x < pi")
+        fx = fy = focal_from_fov(angle, W)
+        fields = {"fx": "camera_angle_x", "fy": "camera_angle_x"}
     else:
         raise DataError(f"{path}: needs camera_angle_x or fl_x to know the focal length")
-    if "w" in meta and "h" in meta and (int(meta["w"]), int(meta["h"])) != (W, H):
+    if "w" in meta and "h" in meta and (int(_number(meta, "w", path)), int(_number(meta, "h", path))) != (W, H):
         raise DataError(f"{path}: says images are {meta['w']}x{meta['h']} but they are {W}x{H}")
-    cx, cy = float(meta.get("cx", W / 2)), float(meta.get("cy", H / 2))
-    return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], dtype=np.float64)
+    cx, cy = _number(meta, "cx", path, default=W / 2), _number(meta, "cy", path, default=H / 2)
+    K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], dtype=np.float64)
+    fields.update(cx="cx" if "cx" in meta else "the image width", cy="cy" if "cy" in meta else "the image height")
+    return check_intrinsics(K, H, W, path, fields)
 
 
-def _load_blender_frame(folder: Path, frame: dict, meta: dict, json_path: Path, downscale: int,
-                        background: np.ndarray, depth_type: str | None, first_shape):
-    file_path = frame.get("file_path")
-    if file_path is None or "transform_matrix" not in frame:
-        raise DataError(f"{json_path}: a frame lacks file_path or transform_matrix: {frame}")
-    image_path = folder / file_path
-    if image_path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".exr"):
-        image_path = image_path.with_name(image_path.name + ".png")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr")
+
+
+def _blender_frame_paths(folder: Path, frame, index: int, json_path: Path) -> tuple[Path, Path | None]:
+    """The image and depth file of frame ``index`` (``.png`` appended when ``file_path`` has no image
+    extension), both checked to lie inside ``folder``."""
+    if not isinstance(frame, dict) or frame.get("file_path") is None or "transform_matrix" not in frame:
+        keys = sorted(frame) if isinstance(frame, dict) else type(frame).__name__
+        raise DataError(f"{json_path}: frame {index} lacks file_path or transform_matrix (it has {keys}); every frame "
+                        "needs both")
+    file_path = frame["file_path"]
+    if not isinstance(file_path, str) or not Path(file_path).name:
+        raise DataError(f"{json_path}: frame {index} file_path must name an image file, got {file_path!r}")
+    relative = Path(file_path)
+    if relative.suffix.lower() not in _IMAGE_SUFFIXES:
+        relative = relative.with_name(relative.name + ".png")
+    image_path = resolve_inside(folder, relative, f"{json_path}: frame {index} file_path")
+    depth_path = None
+    if "depth_file_path" in frame:
+        depth_path = resolve_inside(folder, frame["depth_file_path"], f"{json_path}: frame {index} depth_file_path")
+    return image_path, depth_path
+
+
+def _transform_matrix(frame: dict, index: int, json_path: Path) -> np.ndarray:
+    try:
+        matrix = np.asarray(frame["transform_matrix"], dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{json_path}: frame {index} transform_matrix must be a 4x4 matrix of numbers ({err})") from err
+    if matrix.shape != (4, 4):
+        raise DataError(f"{json_path}: frame {index} transform_matrix must be a 4x4 matrix, got shape {matrix.shape}")
+    return matrix
+
+
+def _load_blender_frame(index: int, image_path: Path, depth_path: Path | None, frame: dict, meta: dict,
+                        json_path: Path, downscale: int, background: np.ndarray, depth_type: str | None, first):
+    folder = json_path.parent
     image = read_image(image_path)
+    check_image(image, image_path, first, json_path.name)
     H, W = image.shape[:2]
-    if first_shape is not None and (H, W) != first_shape:
-        raise DataError(f"{image_path}: is {W}x{H} but the first image of {json_path.name} is "
-                        f"{first_shape[1]}x{first_shape[0]}")
     if image.shape[-1] == 4:
         alpha = image[..., 3]
         rgb = image[..., :3] * alpha[..., None] + background * (1 - alpha[..., None])
@@ -654,18 +1011,22 @@ def _load_blender_frame(folder: Path, frame: dict, meta: dict, json_path: Path, 
     K = _blender_intrinsics(meta, H, W, json_path)
     depth = mask = None
     synthetic_depth = sorted(image_path.parent.glob(image_path.stem + "_depth_*.png"))
-    if "depth_file_path" not in frame and synthetic_depth:
+    if depth_path is None and synthetic_depth:
+        resolve_inside(folder, synthetic_depth[0].relative_to(folder), f"{json_path}: frame {index} test depth map")
         depth = nerf_synthetic_depth(read_image_raw(synthetic_depth[0]), synthetic_depth[0], alpha, (H, W))
         depth, mask = downscale_depth(depth, depth > 0, downscale)
-    if "depth_file_path" in frame:
-        depth_path = folder / frame["depth_file_path"]
+    if depth_path is not None:
         kind = depth_type or frame.get("depth_type") or meta.get("depth_type", "z")
-        scale = frame.get("depth_unit_scale_factor", meta.get("depth_unit_scale_factor"))
+        scale = _number(frame, "depth_unit_scale_factor", f"{json_path}: frame {index}",
+                        default=_number(meta, "depth_unit_scale_factor", json_path))
+        if scale is not None and not (np.isfinite(scale) and scale > 0):
+            raise DataError(f"{json_path}: frame {index} depth_unit_scale_factor = {scale:g} must be a finite number "
+                            "> 0 (scene units per stored depth unit)")
         depth = read_depth_file(depth_path, K, kind, scale, shape=(H, W))
         depth, mask = downscale_depth(depth, depth > 0, downscale)
     rgb = downscale_area(rgb, downscale).astype(np.float32)
     alpha = None if alpha is None else downscale_area(alpha, downscale).astype(np.float32)
-    return str(image_path), rgb, alpha, depth, mask, (H, W), K
+    return str(image_path), rgb, alpha, depth, mask, image.shape, K
 
 
 def load_blender(folder: Path | str, split: str = "train", downscale: int = 1,
@@ -676,6 +1037,10 @@ def load_blender(folder: Path | str, split: str = "train", downscale: int = 1,
     ``downscale``: integer area-downscaling factor. ``background``: RGB the RGBA images are
     composited on. ``max_views``/``view_subset``: see :func:`pick_views`. ``depth_type``: overrides the
     JSON's ``depth_type`` for ``depth_file_path`` files. ``workers``: decoding threads.
+
+    The JSON is validated as a whole (near/far, scene_box, every frame's paths and pose) before any
+    image is read; the images and depth of the chosen views as they are read; the scene scale after
+    the first image (it gives the intrinsics).
     """
     folder = Path(folder)
     json_path = folder / f"transforms_{split}.json"
@@ -685,35 +1050,44 @@ def load_blender(folder: Path | str, split: str = "train", downscale: int = 1,
         meta = json.loads(json_path.read_text())
     except json.JSONDecodeError as err:
         raise DataError(f"{json_path}: not valid JSON ({err})") from err
-    frames = meta.get("frames")
+    frames = meta.get("frames") if isinstance(meta, dict) else None
     if not frames:
         raise DataError(f"{json_path}: has no frames")
+    if not isinstance(frames, list):
+        raise DataError(f"{json_path}: frames must be a list of frames, got {type(frames).__name__}")
     if int(downscale) != downscale or downscale < 1:
         raise ValueError(f"downscale must be a positive integer, got {downscale}")
-    frames = [frames[i] for i in pick_views(len(frames), max_views, view_subset)]
+    fix = f"set near/far/scene_box in {json_path.name}, or rescale the poses"
+    near, far = check_bounds(_number(meta, "near", json_path, BLENDER_NEAR),
+                             _number(meta, "far", json_path, BLENDER_FAR), json_path,
+                             fix=f"set near and far in {json_path.name}")
+    scene_box = check_scene_box(meta.get("scene_box", BLENDER_SCENE_BOX), json_path)
+    paths = [_blender_frame_paths(folder, frame, i, json_path) for i, frame in enumerate(frames)]
+    all_poses = check_poses(np.stack([_transform_matrix(frame, i, json_path) for i, frame in enumerate(frames)]),
+                            json_path, [f"frame {i} transform_matrix" for i in range(len(frames))])
+    chosen = pick_views(len(frames), max_views, view_subset)
     background = np.asarray(background, dtype=np.float32)
-    first = _load_blender_frame(folder, frames[0], meta, json_path, downscale, background, depth_type, None)
+
+    def load(i, first_shape):
+        return _load_blender_frame(int(i), *paths[i], frames[i], meta, json_path, downscale, background, depth_type,
+                                   first_shape)
+
+    first = load(chosen[0], None)
+    check_scene_scale(all_poses, first[6], first[5][0], first[5][1], near, far, scene_box, json_path, fix)
     with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
-        rest = list(pool.map(lambda f: _load_blender_frame(folder, f, meta, json_path, downscale, background,
-                                                           depth_type, first[5]), frames[1:]))
+        rest = list(pool.map(lambda i: load(i, first[5]), chosen[1:]))
     loaded = [first] + rest
     K = first[6].copy()
     K[:2] /= downscale
     has_depth = [item[3] is not None for item in loaded]
     if any(has_depth) and not all(has_depth):
-        raise DataError(f"{json_path}: {sum(has_depth)} of {len(frames)} frames have a depth_file_path; "
+        raise DataError(f"{json_path}: {sum(has_depth)} of {len(chosen)} frames have a depth_file_path; "
                         "give it for every frame or none")
-    poses = np.array([np.asarray(f["transform_matrix"], dtype=np.float64) for f in frames])
-    if poses.shape[1:] != (4, 4) or not np.isfinite(poses).all():
-        raise DataError(f"{json_path}: every transform_matrix must be a finite 4x4 matrix")
     images = np.stack([item[1] for item in loaded])
     return SceneData(
-        images=images, poses=poses.astype(np.float32),
-        intrinsics=np.repeat(K[None], len(frames), axis=0).astype(np.float32),
-        H=images.shape[1], W=images.shape[2],
-        near=float(meta.get("near", BLENDER_NEAR)), far=float(meta.get("far", BLENDER_FAR)),
-        background=background,
-        scene_box=np.asarray(meta.get("scene_box", BLENDER_SCENE_BOX), dtype=np.float32),
+        images=images, poses=all_poses[chosen].astype(np.float32),
+        intrinsics=np.repeat(K[None], len(chosen), axis=0).astype(np.float32),
+        H=images.shape[1], W=images.shape[2], near=near, far=far, background=background, scene_box=scene_box,
         alphas=None if loaded[0][2] is None else np.stack([item[2] for item in loaded]),
         depth=np.stack([item[3] for item in loaded]) if all(has_depth) else None,
         depth_mask=np.stack([item[4] for item in loaded]) if all(has_depth) else None,
@@ -721,6 +1095,7 @@ def load_blender(folder: Path | str, split: str = "train", downscale: int = 1,
     )
 
 
+# %% 01_Data_Loading.ipynb · cell c17
 LLFF_BOUND_FACTOR = 0.75
 LLFF_HOLDOUT = 8
 
@@ -804,11 +1179,24 @@ def llff_world_transform(folder: Path | str) -> dict:
         raw = np.load(path)
     except Exception as err:
         raise DataError(f"{path}: cannot read ({type(err).__name__}: {err})") from err
-    if raw.ndim != 2 or raw.shape[1] != 17 or not np.isfinite(raw).all():
+    if raw.ndim != 2 or raw.shape[1] != 17:
         raise DataError(f"{path}: expected a finite [N, 17] array, got shape {raw.shape}")
+    if not np.isfinite(raw).all():
+        row, column = (int(k[0]) for k in np.nonzero(~np.isfinite(raw)))
+        raise DataError(f"{path}: expected a finite [N, 17] array; row {row} column {column} is {raw[row, column]}")
     poses, hwf, bounds = llff_to_opengl(raw)
     if (bounds <= 0).any():
-        raise DataError(f"{path}: near/far bounds must be positive")
+        row = int(np.argmax((bounds <= 0).any(axis=1)))
+        raise DataError(f"{path}: near/far bounds must be positive; row {row} has {bounds[row].tolist()} "
+                        "(columns 15, 16)")
+    if (bounds[:, 0] >= bounds[:, 1]).any():
+        row = int(np.argmax(bounds[:, 0] >= bounds[:, 1]))
+        raise DataError(f"{path}: row {row}: the near bound {bounds[row, 0]:g} is not below the far bound "
+                        f"{bounds[row, 1]:g} (columns 15, 16); each row needs 0 < near < far")
+    if (hwf <= 0).any():
+        row = int(np.argmax((hwf <= 0).any(axis=1)))
+        raise DataError(f"{path}: row {row}: H, W, focal (columns 4, 9, 14) must be positive, got {hwf[row].tolist()}")
+    check_poses(poses, path, [f"row {i} (its 3x4 camera-to-world pose)" for i in range(len(poses))])
     scale = 1.0 / (bounds.min() * LLFF_BOUND_FACTOR)
     poses[:, :3, 3] *= scale
     recentre = np.linalg.inv(average_pose(poses))
@@ -837,23 +1225,32 @@ def load_llff(folder: Path | str, split: str = "train", downscale: int = 8, ndc:
         raise ValueError(f"unknown split {split!r}: choose train, val, test or all")
     chosen = chosen[pick_views(len(chosen), max_views, view_subset)]
 
-    def read(path):
-        image = read_image(path)[..., :3]
-        return downscale_area(image, extra).astype(np.float32)
+    def read(path, first_shape):
+        image = read_image(path)
+        check_image(image, path, first_shape, image_folder.name)
+        if image.shape[-1] == 4 and image[..., 3].min() < 1:
+            raise DataError(f"{path}: has transparent pixels (alpha < 1), but LLFF images are photographs and are "
+                            "not composited: composite it on a background first, or use the Blender layout")
+        rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+        return downscale_area(rgb, extra).astype(np.float32), image.shape
 
+    first, first_shape = read(files[chosen[0]], None)
     with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
-        images = list(pool.map(read, [files[i] for i in chosen]))
-    shapes = {im.shape for im in images}
-    if len(shapes) != 1:
-        raise DataError(f"{image_folder}: images differ in size: {sorted(shapes)}")
+        images = [first] + [im for im, _ in pool.map(lambda i: read(files[i], first_shape), chosen[1:])]
     H, W = images[0].shape[:2]
     full_h, full_w, focal = world["hwf"][0]
     f = focal * W / full_w
     K = np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1]])  # square pixels: LLFF stores one focal
+    source = folder / "poses_bounds.npy"
+    check_intrinsics(K, H, W, source, {"fx": "the focal (column 14)", "fy": "the focal (column 14)"})
     poses = world["poses"][chosen]
-    near, far = 0.9 * world["bounds"].min(), world["bounds"].max()
+    near, far = check_bounds(0.9 * world["bounds"].min(), world["bounds"].max(), source)
     intrinsics = np.repeat(K[None], len(chosen), axis=0)
     box = np.array([[-1, -1, -1], [1, 1, 1]], np.float32) if ndc else frustum_box(poses, intrinsics, H, W, near, far)
+    if not ndc:  # in NDC the renderer maps every ray's [near, far] onto the cube: nothing to check
+        check_scene_scale(poses, K, H, W, near, far, box, source,
+                          "its bounds (columns 15, 16) do not match its poses: recompute poses_bounds.npy from the "
+                          "COLMAP model (LLFF's imgs2poses.py)")
     depth = {}
     if sparse_depth is not None:
         names = [p.name for p in files]
@@ -872,6 +1269,7 @@ def load_llff(folder: Path | str, split: str = "train", downscale: int = 8, ndc:
     )
 
 
+# %% 01_Data_Loading.ipynb · cell c19
 def read_points3d_binary(path: Path | str) -> dict:
     """Parse COLMAP's ``points3D.bin``: ``xyz [P,3]``, ``error [P]`` (pixels) and ``tracks`` (list of
     ``[L,2]`` int arrays of image id, 2D point index). Used when ``images.bin`` is missing."""
@@ -880,7 +1278,11 @@ def read_points3d_binary(path: Path | str) -> dict:
         raise DataError(f"{path}: missing")
     buffer = path.read_bytes()
     head = np.dtype([("id", "<u8"), ("xyz", "<f8", 3), ("rgb", "u1", 3), ("error", "<f8"), ("length", "<u8")])
-    count, offset = int(np.frombuffer(buffer, "<u8", 1)[0]), 8
+    count = int(np.frombuffer(buffer, "<u8", 1)[0]) if len(buffer) >= 8 else -1
+    if count < 0 or count * head.itemsize > len(buffer) - 8:  # checked before anything is allocated
+        raise DataError(f"{path}: truncated or corrupt (the header says {count} points, the file has "
+                        f"{len(buffer)} bytes)")
+    offset = 8
     xyz, error, tracks = np.empty((count, 3)), np.empty(count), []
     try:
         for k in range(count):
@@ -939,26 +1341,113 @@ def colmap_observations(model_dir: Path | str, image_names: list[str]) -> dict:
                 xy=np.full((len(view), 2), np.nan))
 
 
+_RECONSTRUCT, _SCALAR = np.empty(0).__reduce__()[0], np.float64(0).__reduce__()[0]
+# The only globals a pickled numpy object array needs: numpy 1.x names them numpy.core.multiarray.*,
+# numpy 2.x numpy._core.multiarray.*. Everything else (dicts, lists, tuples, str, numbers) needs none.
+_NPY_PICKLE_GLOBALS = {
+    ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+    **{(module, name): function for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+       for name, function in (("_reconstruct", _RECONSTRUCT), ("scalar", _SCALAR))},
+}
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that admits only numpy arrays, dtypes and scalars (and the built-in containers and
+    numbers, which need no global): any other global is refused before it is looked up."""
+
+    def __init__(self, file, path):
+        super().__init__(file, encoding="ASCII", fix_imports=True)  # np.load's settings
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _NPY_PICKLE_GLOBALS[(module, name)]
+        except KeyError:
+            raise DataError(f"{self.path}: refusing to unpickle {module}.{name}: only numpy arrays, dicts, lists "
+                            "and numbers are read from a .npy file (other globals could run code on load)") from None
+
+    def persistent_load(self, pid):
+        raise DataError(f"{self.path}: refusing to unpickle a persistent id {pid!r}")
+
+
+def load_npy_restricted(path: Path | str) -> np.ndarray:
+    """Read a ``.npy`` file without running anything in it: the header with ``numpy.lib.format``
+    (``read_magic`` + ``read_array_header_1_0/2_0``); an object array's pickle with an unpickler that
+    admits only numpy arrays/dtypes/scalars, dicts, lists, tuples, str and numbers (the replacement of
+    ``np.load(allow_pickle=True)``); any other array with ``allow_pickle=False``.
+
+    >>> import io; buffer = io.BytesIO(); np.save(buffer, np.array([{"depth": np.ones(2)}], dtype=object))
+    >>> _ = buffer.seek(0); load_npy_restricted(buffer)[0]["depth"].tolist()
+    [1.0, 1.0]
+    """
+    from numpy.lib import format as npy_format
+
+    def read(f):
+        version = npy_format.read_magic(f)
+        if version == (1, 0):
+            _, _, dtype = npy_format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            _, _, dtype = npy_format.read_array_header_2_0(f)
+        else:
+            raise DataError(f"{path}: .npy format version {version} is not supported (1.0 and 2.0 are)")
+        if not dtype.hasobject:
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
+        array = _NumpyOnlyUnpickler(f, path).load()
+        if not isinstance(array, np.ndarray):
+            raise DataError(f"{path}: the pickle holds a {type(array).__name__}, not an array")
+        return array
+
+    try:
+        if hasattr(path, "read"):
+            return read(path)
+        with open(path, "rb") as f:
+            return read(f)
+    except DataError:
+        raise
+    except Exception as err:
+        raise DataError(f"{path}: cannot read ({type(err).__name__}: {err})") from err
+
+
 def dsnerf_observations(folder: Path | str, n_images: int) -> dict:
-    """DS-NeRF's ``colmap_depth_{factor}.npy``: per image z-depth (scene units), coords and weights."""
+    """DS-NeRF's ``colmap_depth_{factor}.npy``: per image z-depth (scene units), coords and weights.
+
+    Read with :func:`load_npy_restricted` (never ``allow_pickle=True``); each entry must be a dict of
+    ``depth [P]``, ``coord [P,2]`` and ``error [P]`` (DS-NeRF's weight), z-depth finite in float32.
+    """
     folder = Path(folder)
     files = sorted(folder.glob("colmap_depth_*.npy"))
     if not files:
         raise DataError(f"{folder}: no colmap_depth_*.npy (DS-NeRF's sparse depth file)")
     path = files[0]
-    factor = float(path.stem.rsplit("_", 1)[1])
     try:
-        entries = np.load(path, allow_pickle=True)
-    except Exception as err:
-        raise DataError(f"{path}: cannot read ({type(err).__name__}: {err})") from err
+        factor = float(path.stem.rsplit("_", 1)[1])
+    except ValueError:
+        raise DataError(f"{path}: the name must end in the image downscale factor, colmap_depth_<factor>.npy") from None
+    entries = load_npy_restricted(path)
+    if entries.ndim != 1:
+        raise DataError(f"{path}: expected one entry per image, got an array of shape {entries.shape}")
     if len(entries) != n_images:
         raise DataError(f"{path}: {len(entries)} entries for {n_images} images (DS-NeRF drops images without "
                         "points; the view order would be ambiguous)")
+    for k, e in enumerate(entries):
+        if not isinstance(e, dict) or not {"depth", "coord", "error"} <= set(e):
+            raise DataError(f"{path}: entry {k} must be a dict with 'depth', 'coord' and 'error', got "
+                            f"{sorted(map(str, e)) if isinstance(e, dict) else type(e).__name__}")
+        shapes = [np.shape(e[key]) for key in ("depth", "coord", "error")]
+        if len(shapes[0]) != 1 or shapes[1:] != [(shapes[0][0], 2), shapes[0]]:
+            raise DataError(f"{path}: entry {k}: 'depth' must be [P], 'coord' [P, 2] and 'error' [P]; got shapes "
+                            f"{shapes}")
+        if not np.isfinite(np.asarray(e["coord"], dtype=np.float64)).all():
+            raise DataError(f"{path}: entry {k}: 'coord' (pixel coordinates) holds NaN or infinite values")
     view = np.concatenate([np.full(len(e["depth"]), k) for k, e in enumerate(entries)])
     z = np.concatenate([e["depth"] for e in entries]).astype(np.float64)
     check_depth(z[None], path)
-    return dict(view=view, z_depth=z, xy=np.concatenate([e["coord"] for e in entries]) * factor,
-                weight=np.concatenate([e["error"] for e in entries]).astype(np.float64))
+    check_depth(z[None], path, dtype=TRAINING_DTYPE)
+    weight = np.concatenate([e["error"] for e in entries]).astype(np.float64)
+    if not (np.isfinite(weight).all() and (weight >= 0).all()):
+        raise DataError(f"{path}: 'error' (DS-NeRF's per-point weight) must be finite and >= 0")
+    return dict(view=view, z_depth=z, xy=np.concatenate([e["coord"] for e in entries]) * factor, weight=weight)
 
 
 def observation_geometry(obs: dict, world: dict) -> dict:
@@ -1031,6 +1520,7 @@ def rasterise_sparse_depth(obs: dict, world: dict, chosen: np.ndarray, K: np.nda
     return out
 
 
+# %% 01_Data_Loading.ipynb · cell c21
 def blender_world(data: SceneData) -> dict:
     """The ``world`` dict of :func:`rasterise_sparse_depth` for a scene already in scene units."""
     K = data.intrinsics[0].astype(np.float64)
@@ -1114,6 +1604,7 @@ def load_dataset(data: str | Path, split: str = "train", downscale: int = 1, *, 
     raise DataError(f"{folder}: neither transforms_{split}.json (Blender layout) nor poses_bounds.npy (LLFF) found")
 
 
+# %% 01_Data_Loading.ipynb · cell c23
 def select_views(data: SceneData, n: int, seed: int = 0) -> np.ndarray:
     """Indices of ``n`` views spread over the cameras (farthest-point sampling of the centres), sorted.
 

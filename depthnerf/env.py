@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+
+# %% 00_Setup_and_Dependencies.ipynb · cell c03
 PROFILES: dict[str, dict] = {
     "smoke": dict(
         downscale=8, max_train_views=8, max_test_views=2, field="tensorf", grid_resolution=32,

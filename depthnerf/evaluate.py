@@ -18,6 +18,8 @@ from tqdm.auto import tqdm
 
 from depthnerf.train import atomic_write
 
+
+# %% 07_Comprehensive_Evaluation.ipynb · cell c03
 STRATEGIES = ("baseline", "soft", "hard", "hybrid")
 MIN_MSE = 1e-10  # PSNR cap: -10 log10(1e-10) = 100 dB
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # what torchvision.models.alexnet(weights="DEFAULT") loads
@@ -108,6 +110,7 @@ def lpips_distance(model, pred: np.ndarray, target: np.ndarray) -> float:
         return float(model(to_tensor(pred), to_tensor(target), normalize=True).item())
 
 
+# %% 07_Comprehensive_Evaluation.ipynb · cell c05
 def depth_metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict:
     """AbsRel, RMSE and delta<1.25 of ray depth on ``mask & (target > 0)`` (any equal shapes).
 
@@ -128,6 +131,7 @@ def depth_metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dic
             "delta1": float(np.mean(ratio < 1.25)), "pixels": int(d.size)}
 
 
+# %% 07_Comprehensive_Evaluation.ipynb · cell c07
 IMAGE_KEYS = ("psnr", "ssim", "lpips")
 DEPTH_KEYS = ("depth_absrel", "depth_rmse", "depth_delta1")
 DEPTH_OBJECT_KEYS = tuple(f"{k}_object" for k in DEPTH_KEYS)
@@ -206,7 +210,7 @@ def evaluate_all(results: Path | str, data, strategies=STRATEGIES, lpips_net=Non
         out_dir = Path(results) / strategy
         try:
             run = load_run(out_dir, device=device)
-        except (FileNotFoundError, RuntimeError) as err:
+        except (FileNotFoundError, RuntimeError, ValueError) as err:  # unreadable or foreign: name it, go on
             evaluation[strategy] = {"missing": str(err)}
             print(f"{strategy}: MISSING - {err}")
             continue
@@ -227,6 +231,7 @@ def evaluate_all(results: Path | str, data, strategies=STRATEGIES, lpips_net=Non
     return evaluation, renders
 
 
+# %% 07_Comprehensive_Evaluation.ipynb · cell c09
 TABLE_COLUMNS = [  # (key, header, format)
     ("psnr", "PSNR ↑", "{:.2f}"), ("ssim", "SSIM ↑", "{:.3f}"), ("lpips", "LPIPS (alex) ↓", "{:.3f}"),
     ("depth_absrel", "depth AbsRel ↓", "{:.3f}"), ("depth_rmse", "depth RMSE ↓", "{:.3f}"),
@@ -305,6 +310,7 @@ def read_evaluation(results: Path | str) -> dict:
     return json.loads(path.read_text())
 
 
+# %% 07_Comprehensive_Evaluation.ipynb · cell c11
 def save_figure(fig, path: Path | str) -> Path:
     import matplotlib.pyplot as plt
 
@@ -403,6 +409,7 @@ def plot_depth_error_maps(data, renders: dict, path: Path | str, view: int = 0) 
     return save_figure(fig, path)
 
 
+# %% 07_Comprehensive_Evaluation.ipynb · cell c13
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Print the evaluation table written by notebook 07.")
     parser.add_argument("--results", default="results", help="results folder (default: results)")

@@ -8,6 +8,7 @@ from depthnerf.soft import free_space_loss, masked_ray_mean
 from depthnerf.train import RaySampler, Strategy, photometric_loss
 
 
+# %% 05_Hard_Depth_Sampling.ipynb · cell c02
 def guided_samples(near: float, far: float, depth: torch.Tensor, valid: torch.Tensor, eps: float,
                    n_samples: int, guided_fraction: float, perturb: bool,
                    generator: torch.Generator | None = None):

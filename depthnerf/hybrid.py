@@ -8,6 +8,7 @@ from depthnerf.soft import SoftStrategy, depth_loss
 from depthnerf.train import photometric_loss
 
 
+# %% 06_Hybrid_Strategy.ipynb · cell c02
 class HybridStrategy(HardStrategy):
     """Hard's guided sampling; ``L = L_rgb + soft_weight * L_depth + hard_weight * (L_free + L_surface)``."""
 

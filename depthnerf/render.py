@@ -11,6 +11,8 @@ from tqdm.auto import tqdm
 from depthnerf.data import look_at
 from depthnerf.train import atomic_write
 
+
+# %% 08_Rendering_and_Visualization.ipynb · cell c03
 FORWARD_FACING_AGREEMENT = 0.9
 UP_SNAP_DEGREES = 25.0
 
@@ -102,6 +104,7 @@ def camera_path(data, n_frames: int) -> np.ndarray:
     return orbit_poses(data.poses, n_frames)
 
 
+# %% 08_Rendering_and_Visualization.ipynb · cell c05
 def render_path(run, poses: np.ndarray, intrinsics: np.ndarray, H: int, W: int, background,
                 chunk: int = 8192, progress: bool = True) -> dict[str, np.ndarray]:
     """Render ``poses [F,4,4]`` with one pinhole ``intrinsics [3,3]``: ``rgb [F,H,W,3]`` (clipped
@@ -122,6 +125,7 @@ def render_path(run, poses: np.ndarray, intrinsics: np.ndarray, H: int, W: int, 
     return result
 
 
+# %% 08_Rendering_and_Visualization.ipynb · cell c07
 def depth_range(renders: dict, near: float, far: float, min_acc: float = 0.5) -> tuple[float, float]:
     """One ``(lo, hi)`` for every strategy: 1st/99th percentile of the pooled depth where
     ``acc > min_acc``, else ``(near, far)``.
@@ -151,6 +155,7 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
+# %% 08_Rendering_and_Visualization.ipynb · cell c09
 def pad_even(frames: np.ndarray) -> np.ndarray:
     """Pad ``[F,H,W,C]`` frames by repeating the last row/column so that H and W are even."""
     H, W = frames.shape[1:3]
@@ -213,6 +218,7 @@ def write_strategy_videos(renders: dict, out_dir: Path | str, lo: float, hi: flo
                                          ("depth.gif", write_gif, depth), ("depth.mp4", write_mp4, depth))}
 
 
+# %% 08_Rendering_and_Visualization.ipynb · cell c11
 def plot_test_view(test_data, views: dict, path_rgb: Path | str, path_depth: Path | str,
                    lo: float, hi: float, view: int = 0) -> tuple[Path, Path]:
     """Write the colour and depth still frames of test view ``view`` (``views``: strategy ->

@@ -8,6 +8,7 @@ import torch
 from depthnerf.train import Strategy, photometric_loss
 
 
+# %% 04_Soft_Depth_Supervision.ipynb · cell c02
 def masked_ray_mean(per_ray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``per_ray [R]`` over rays where ``mask [R]`` is True; exactly 0 (with graph) if none.
 

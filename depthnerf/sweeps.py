@@ -13,6 +13,13 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from depthnerf.data import SceneData, corrupt_depth, load_dataset, select_views, triangulate_sparse_depth
+from depthnerf.env import profile_settings
+from depthnerf.evaluate import evaluate_run, read_cost
+from depthnerf.train import atomic_json, atomic_write, config_for_profile, load_run, make_strategy, train
+
+
+# %% Analysis/sweeps.ipynb · cell c03
 DEPTH_SOURCES = ("dataset", "triangulated", "colmap", "dsnerf")
 
 
@@ -68,12 +75,7 @@ def is_finished(folder: Path | str, trial: Trial) -> bool:
         return False
 
 
-from depthnerf.data import SceneData, corrupt_depth, load_dataset, select_views, triangulate_sparse_depth
-from depthnerf.env import profile_settings
-from depthnerf.evaluate import evaluate_run, read_cost
-from depthnerf.train import atomic_json, config_for_profile, load_run, make_strategy, train
-
-
+# %% Analysis/sweeps.ipynb · cell c05
 def resolve_data(data: str, workdir: Path | str) -> str:
     """``"embedded"`` as is; a relative folder relative to ``workdir`` (the driver's directory)."""
     if data == "embedded" or Path(data).is_absolute():
@@ -109,6 +111,10 @@ def load_trial_data(trial: Trial, workdir: Path | str) -> tuple[SceneData, Scene
     return train_data, test_data, info
 
 
+class TrialInterrupted(RuntimeError):
+    """A trial's training was stopped (Ctrl-C, SIGTERM, Ray cancelling it) before it finished."""
+
+
 def run_trial(trial: Trial, results: str, study: str, workdir: str) -> dict:
     """Train and evaluate one trial; return (and write) its ``evaluation.json`` record."""
     out_dir = trial_dir(results, study, trial)
@@ -118,7 +124,10 @@ def run_trial(trial: Trial, results: str, study: str, workdir: str) -> dict:
         train_data, test_data, depth_info = load_trial_data(trial, workdir)
         overrides = {"seed": trial.seed, "strategy_params": trial.strategy_params, **trial.train}
         config = config_for_profile(trial.profile, trial.strategy, **overrides)
-        train(train_data, config, out_dir, progress=False)
+        result = train(train_data, config, out_dir, progress=False)
+        if result.interrupted:
+            raise TrialInterrupted(f"{trial.trial_id}: interrupted after step {result.steps} of {config.iterations} "
+                                   f"(checkpoint kept: run the sweep again to resume)")
         metrics, _ = evaluate_run(load_run(out_dir), test_data, progress=False)
         record = {"trial": trial.to_dict(), "trial_id": trial.trial_id, "study": study,
                   "metrics": metrics, "cost": read_cost(out_dir), "depth": depth_info,
@@ -127,11 +136,15 @@ def run_trial(trial: Trial, results: str, study: str, workdir: str) -> dict:
         (out_dir / "checkpoint.pth").unlink(missing_ok=True)
         (out_dir / "error.txt").unlink(missing_ok=True)
         return record
+    except TrialInterrupted as err:
+        atomic_write(out_dir / "error.txt", lambda tmp: tmp.write_text(f"interrupted: {err}\n"))
+        raise
     except BaseException:
-        (out_dir / "error.txt").write_text(traceback.format_exc())
+        atomic_write(out_dir / "error.txt", lambda tmp: tmp.write_text(traceback.format_exc()))
         raise
 
 
+# %% Analysis/sweeps.ipynb · cell c07
 class SweepError(RuntimeError):
     """Some trials of a sweep failed (each failed trial's folder holds ``error.txt``)."""
 
@@ -164,6 +177,19 @@ def trial_resources(cluster: dict, cpus_per_trial: int = 1) -> dict:
     return {"num_cpus": cpus_per_trial}
 
 
+def stop_trials(running: list, futures: dict, timeout: float = 120.0) -> None:
+    """Ctrl-C in the driver: ask every running trial to stop (Ray raises SIGINT in its worker, where
+    the trainer finishes the step and checkpoints), wait for them, and say how to resume."""
+    import ray
+
+    for ref in running:
+        ray.cancel(ref)
+    ray.wait(running, num_returns=len(running), timeout=timeout)
+    names = ", ".join(futures[ref].trial_id for ref in running)
+    print(f"sweep interrupted: {len(running)} trials stopped with a checkpoint ({names}); "
+          f"run the sweep again to resume them")
+
+
 def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", cpus_per_trial: int = 1,
               num_cpus: int | None = None, progress: bool = True) -> list[dict]:
     """Run the unfinished ``trials`` of ``study`` on Ray; return every trial's record (finished ones read
@@ -186,15 +212,20 @@ def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", 
         futures = {task.remote(t, str(results), study, workdir): t for t in pending}
         bar = tqdm(total=len(pending), desc=f"sweep {study}", disable=not progress)
         remaining = list(futures)
-        while remaining:
-            done, remaining = ray.wait(remaining, num_returns=1)
-            trial = futures[done[0]]
-            try:
-                ray.get(done[0])
-            except Exception as err:  # a worker's exception arrives wrapped by Ray
-                failures[trial.trial_id] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1]}"
-            bar.update(1)
-        bar.close()
+        try:
+            while remaining:
+                done, remaining = ray.wait(remaining, num_returns=1)
+                trial = futures[done[0]]
+                try:
+                    ray.get(done[0])
+                except Exception as err:  # a worker's exception arrives wrapped by Ray
+                    failures[trial.trial_id] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1]}"
+                bar.update(1)
+        except KeyboardInterrupt:
+            stop_trials(remaining, futures)
+            raise
+        finally:
+            bar.close()
         if started_here:
             ray.shutdown()
     if failures:
@@ -204,6 +235,7 @@ def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", 
     return [json.loads((trial_dir(results, study, t) / "evaluation.json").read_text()) for t in trials]
 
 
+# %% Analysis/sweeps.ipynb · cell c09
 STUDY_TRAIN = {"smoke": {}, "quick": {"iterations": 500, "batch_rays": 1024}, "full": {}}
 
 
@@ -218,6 +250,7 @@ def study_train_settings(profile: str, **overrides) -> dict:
     return {**STUDY_TRAIN[profile], **overrides}
 
 
+# %% Analysis/sweeps.ipynb · cell c11
 ROW_METRICS = ("psnr", "ssim", "depth_absrel", "depth_rmse", "depth_delta1", "depth_absrel_object")
 
 

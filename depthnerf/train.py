@@ -2,13 +2,17 @@
 
 
 import dataclasses
+import hashlib
 import importlib
 import json
 import math
 import os
+import pickle
 import resource
+import secrets
+import signal
 import sys
-import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +22,11 @@ import torch
 from tqdm.auto import tqdm
 
 from depthnerf import core
-from depthnerf.data import SceneData
+from depthnerf.data import SceneData, check_scene
 from depthnerf.env import profile_settings, select_device
 
 
+# %% 03_Baseline_NeRF.ipynb · cell c03
 @dataclass
 class TrainConfig:
     """Every setting of one training run (written to ``config.json``)."""
@@ -56,12 +61,16 @@ class TrainConfig:
     color_threshold: float = 0.0
 
     def __post_init__(self):
+        if not all(isinstance(item, (list, tuple)) and len(item) == 2 for item in self.grid_upsample):
+            raise ValueError(f"grid_upsample {self.grid_upsample}: expected [[fraction, resolution], ...]")
         self.grid_upsample = [[float(f), int(g)] for f, g in self.grid_upsample]
         fractions = [f for f, _ in self.grid_upsample]
-        if self.grid_upsample and (self.field != "tensorf" or fractions != sorted(fractions)
-                                   or not all(0 < f < 1 for f in fractions)):
-            raise ValueError(f"grid_upsample {self.grid_upsample}: needs field 'tensorf' and increasing "
-                             f"fractions of the iterations in (0, 1)")
+        if self.grid_upsample and (self.field != "tensorf" or fractions != sorted(set(fractions))
+                                   or not all(0 < f < 1 for f in fractions)
+                                   or not all(g >= 2 for _, g in self.grid_upsample)):
+            raise ValueError(f"grid_upsample {self.grid_upsample}: needs field 'tensorf', strictly increasing "
+                             f"fractions of the iterations in (0, 1) and resolutions >= 2")
+        check_settings(self)
 
     def upsample_steps(self) -> dict[int, int]:
         """``{step: resolution}`` of ``grid_upsample``.
@@ -73,6 +82,41 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+# (setting, test, what it must be): checked when a TrainConfig is made, so a bad value fails before training
+SETTING_RULES = [
+    (("iterations", "batch_rays", "n_samples", "march_steps", "max_samples", "occupancy_resolution",
+      "occupancy_every", "val_every", "val_views", "checkpoint_every", "log_every"),
+     lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    (("depth_rays", "precrop_iters", "occupancy_warmup", "seed"),
+     lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
+    (("lr",), lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v > 0, "a finite number > 0"),
+    (("lr_final_factor", "precrop_fraction"),
+     lambda v: isinstance(v, (int, float)) and 0 < v <= 1, "a number in (0, 1]"),
+    (("density_l1", "color_threshold"),
+     lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v >= 0, "a finite number >= 0"),
+    (("strategy_params", "field_kwargs"), lambda v: isinstance(v, dict), "a dict"),
+    (("random_background", "carve_visual_hull"), lambda v: isinstance(v, bool), "True or False"),
+]
+
+
+def check_settings(config: "TrainConfig") -> None:
+    """Refuse a setting outside its range, naming it (``SETTING_RULES``), and unknown names.
+
+    >>> TrainConfig(batch_rays=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: TrainConfig.batch_rays = 0: must be an integer >= 1
+    """
+    for names, ok, rule in SETTING_RULES:
+        for name in names:
+            value = getattr(config, name)
+            if not ok(value):
+                raise ValueError(f"TrainConfig.{name} = {value!r}: must be {rule}")
+    for name, known in (("strategy", STRATEGY_MODULES), ("field", FIELD_LR), ("sampler", ("occupancy", "stratified"))):
+        if getattr(config, name) not in known:
+            raise ValueError(f"TrainConfig.{name} = {getattr(config, name)!r}: choose one of {sorted(known)}")
 
 
 FIELD_LR = {"tensorf": 0.04, "mlp": 5e-4}
@@ -97,6 +141,7 @@ def config_for_profile(profile: str, strategy: str, **overrides) -> TrainConfig:
     return TrainConfig(**{**base, **overrides})
 
 
+# %% 03_Baseline_NeRF.ipynb · cell c05
 @dataclass
 class RaySampler:
     """The shared sampler: stratified intervals, or occupancy-grid marching when a grid is given."""
@@ -126,6 +171,7 @@ class RaySampler:
         return self.occupancy.is_occupied(points.reshape(-1, 3)).reshape(mids.shape)
 
 
+# %% 03_Baseline_NeRF.ipynb · cell c07
 def photometric_loss(rgb: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error over rays and channels, ``L_rgb = mean((C_hat - C)^2)``.
 
@@ -196,20 +242,37 @@ def check_depth_available(strategy: Strategy, data: SceneData) -> None:
             f"COLMAP depth, or train the 'baseline' strategy.")
 
 
+# %% 03_Baseline_NeRF.ipynb · cell c09
+TMP_PREFIX = ".tmp-"
+
+
 def atomic_write(path: Path | str, write) -> Path:
     """Call ``write(tmp_path)`` on a temporary file next to ``path`` (same suffix, so writers that
-    pick the format from the extension work), then rename it over ``path``."""
+    pick the format from the extension work), then rename it over ``path``.
+
+    The temporary file is created with mode ``0o666`` less the umask (as ``open`` does), so the
+    result is as readable to others as any file the user writes; a write that dies leaves only a
+    ``.tmp-*`` file, which :func:`remove_stale_temporaries` deletes.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.stem}-{secrets.token_hex(4)}{path.suffix}")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        write(Path(tmp))
+        write(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp.exists():
+            tmp.unlink()
     return path
+
+
+def remove_stale_temporaries(folder: Path | str) -> list[Path]:
+    """Delete the ``.tmp-*`` files an interrupted :func:`atomic_write` left in ``folder``; return them."""
+    stale = sorted(Path(folder).glob(f"{TMP_PREFIX}*")) if Path(folder).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def atomic_json(path: Path, obj) -> None:
@@ -235,6 +298,7 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale)
 
 
+# %% 03_Baseline_NeRF.ipynb · cell c11
 def scene_tensors(data: SceneData, device: torch.device) -> dict:
     """The arrays the trainer indexes each step, as tensors on ``device``."""
     tensors = {
@@ -379,22 +443,108 @@ class TrainResult:
     interrupted: bool
 
 
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or infinite: the run stopped and wrote no model."""
+
+
+class StopRequests:
+    """SIGINT and SIGTERM during training set a flag that the loop reads after each whole step.
+
+    The step in flight completes (its update, the step counter and the histories stay consistent),
+    then the loop checkpoints and returns. A second signal raises ``KeyboardInterrupt`` at once.
+    Outside the main thread (where Python cannot install handlers) signals keep their default.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def __enter__(self) -> "StopRequests":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def data_fingerprint(tensors: dict) -> str:
+    """SHA-256 (first 16 hex digits) of the training arrays a run sees: a checkpoint is only resumed
+    on the data it was trained on."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        value = tensors[key].detach().cpu().contiguous()
+        digest.update(f"{key}:{value.dtype}:{tuple(value.shape)}".encode())
+        digest.update(value.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_finite_loss(step: int, terms: dict, loss: torch.Tensor) -> None:
+    """Stop at the first NaN/inf, naming the step (1-based) and the loss term that went bad first."""
+    if math.isfinite(loss.item()):
+        return
+    bad = [name for name, value in terms.items() if not math.isfinite(value.item())] or ["regularization"]
+    raise NonFiniteLossError(
+        f"step {step}: loss term {bad[0]!r} is {terms[bad[0]].item() if bad[0] in terms else loss.item()} "
+        f"(non-finite terms: {bad}); the run stopped and wrote no model. Check the inputs of that term "
+        f"(depth values, near/far, learning rate)")
+
+
+def stalled_loss_warning(losses: list[float]) -> str | None:
+    """A warning when the loss never moved off its start (median of the last tenth >= 0.95 x the median
+    of the first ten steps): the data or the settings give the field nothing to learn.
+
+    >>> stalled_loss_warning([0.1] * 100)
+    'the loss did not decrease (first steps 0.1, last steps 0.1): check the images, poses, near/far and scene box'
+    >>> stalled_loss_warning([0.1] * 10 + [0.01] * 90) is None
+    True
+    """
+    if len(losses) < 20:
+        return None
+    first, last = float(np.median(losses[:10])), float(np.median(losses[-max(1, len(losses) // 10):]))
+    if last >= 0.95 * first:
+        return (f"the loss did not decrease (first steps {first:.3g}, last steps {last:.3g}): "
+                f"check the images, poses, near/far and scene box")
+    return None
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Keep the ``metrics.jsonl`` records of steps ``<= step`` (those the checkpoint has seen)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    atomic_write(path, lambda tmp: tmp.write_text("".join(line + "\n" for line in kept)))
+
+
 def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneData | None = None,
           device: torch.device | None = None, resume: bool = True, stop_at: int | None = None,
           progress: bool = True) -> TrainResult:
     """Train ``config.strategy`` on ``train_data`` and write ``out_dir`` (see the files table above).
 
-    ``resume``: continue from ``out_dir/checkpoint.pth`` when it exists (same config required).
-    ``stop_at``: stop (with a checkpoint) after this many steps, as an interruption would.
+    ``resume``: continue from ``out_dir/checkpoint.pth`` when it exists (same config and data
+    required). ``stop_at``: stop (with a checkpoint) after this many steps, as an interruption would.
+    SIGINT (Ctrl-C) and SIGTERM stop after the current step with a checkpoint. A NaN or infinite loss
+    raises :class:`NonFiniteLossError`; the model file and summary exist only for a finished run.
     """
     device = device or select_device()
     out_dir = Path(out_dir)
     strategy = make_strategy(config.strategy, **config.strategy_params)
+    for scene in (train_data, val_data) if val_data is not None else (train_data,):
+        check_scene(scene)
     check_depth_available(strategy, train_data)
     if train_data.ndc:
         raise ValueError(f"{train_data.name}/{train_data.split} was loaded with ndc=True, but the trainer renders "
                          f"world-space rays (which ray-depth supervision needs): load it with ndc=False")
     tensors = scene_tensors(train_data, device)
+    fingerprint = data_fingerprint(tensors)
 
     torch.manual_seed(config.seed)
     field_ = build_field(config, train_data.scene_box, device)
@@ -407,10 +557,11 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
     if strategy.needs_depth and config.depth_rays > 0:
         depth_pixels = torch.nonzero(tensors["depth_mask"])  # [P, 3] (view, row, col)
 
+    remove_stale_temporaries(out_dir)
     checkpoint_path = out_dir / "checkpoint.pth"
     optimizer_state = None
     if resume and checkpoint_path.exists():
-        state, optimizer_state = load_checkpoint(checkpoint_path, config, field_, sampler, generator)
+        state, optimizer_state = load_checkpoint(checkpoint_path, config, fingerprint, field_, sampler, generator)
     elif checkpoint_path.exists():
         checkpoint_path.unlink()
     optimizer = make_optimizer(field_, config)
@@ -418,14 +569,16 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
         optimizer.load_state_dict(optimizer_state)
     upsample_at = config.upsample_steps()
     out_dir.mkdir(parents=True, exist_ok=True)
+    for finished in (out_dir / f"model_{config.strategy}.pth", out_dir / "summary.json"):
+        finished.unlink(missing_ok=True)  # written again when this run finishes; never left from another
     atomic_json(out_dir / "config.json", config.to_dict())
     metrics_path = out_dir / "metrics.jsonl"
-    if state["step"] == 0 and metrics_path.exists():
-        metrics_path.unlink()
+    truncate_metrics(metrics_path, state["step"])
 
     def save_checkpoint():
         atomic_torch_save(checkpoint_path, {
-            "config": config.to_dict(), "step": state["step"], "seconds": state["seconds"],
+            "config": config.to_dict(), "data_fingerprint": fingerprint,
+            "step": state["step"], "seconds": state["seconds"],
             "loss": state["loss"], "psnr": state["psnr"], "val": state["val"],
             "field": field_.state_dict(), "optimizer": optimizer.state_dict(),
             "occupancy": None if sampler.occupancy is None else sampler.occupancy.state_dict(),
@@ -437,56 +590,64 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
             f.write(json.dumps(record) + "\n")
 
     last = stop_at if stop_at is not None else config.iterations
-    interrupted = False
     bar = tqdm(range(state["step"], min(last, config.iterations)), initial=state["step"],
                total=config.iterations, desc=f"train {config.strategy}", disable=not progress)
     clock = time.perf_counter()
-    try:
-        for step in bar:
-            if step in upsample_at:
-                field_.upsample(upsample_at[step])
-                optimizer = make_optimizer(field_, config)
-            for group, base_lr in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = base_lr * config.lr_final_factor ** (step / config.iterations)
-            if (sampler.occupancy is not None and step >= config.occupancy_warmup
-                    and step % config.occupancy_every == 0):
-                sampler.occupancy.update(field_, generator=generator)
-            crop = config.precrop_fraction if step < config.precrop_iters else 1.0
-            loss, terms, _ = training_loss(field_, strategy, sampler, tensors, config, generator,
-                                           depth_pixels, crop)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    with StopRequests() as stop:
+        try:
+            for step in bar:
+                if step in upsample_at:
+                    field_.upsample(upsample_at[step])
+                    optimizer = make_optimizer(field_, config)
+                for group, base_lr in zip(optimizer.param_groups, base_lrs):
+                    group["lr"] = base_lr * config.lr_final_factor ** (step / config.iterations)
+                if (sampler.occupancy is not None and step >= config.occupancy_warmup
+                        and step % config.occupancy_every == 0):
+                    sampler.occupancy.update(field_, generator=generator)
+                crop = config.precrop_fraction if step < config.precrop_iters else 1.0
+                loss, terms, _ = training_loss(field_, strategy, sampler, tensors, config, generator,
+                                               depth_pixels, crop)
+                check_finite_loss(step + 1, terms, loss)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
 
-            state["step"] = step + 1
-            state["loss"].append(loss.item())
-            state["psnr"].append(psnr_from_mse(terms["rgb"].item()))
-            if progress and (step % config.log_every == 0 or step + 1 == last):
-                bar.set_postfix(loss=f"{state['loss'][-1]:.4f}", psnr=f"{state['psnr'][-1]:.2f}")
-            if step % config.log_every == 0:
-                log({"step": step + 1, "seconds": state["seconds"] + time.perf_counter() - clock,
-                     "psnr": state["psnr"][-1], **{k: v.item() for k, v in terms.items()}})
-            if val_data is not None and (state["step"] % config.val_every == 0
-                                         or state["step"] == config.iterations):
-                state["seconds"] += time.perf_counter() - clock
-                val_psnr = validate(field_, strategy, sampler, val_data, config.val_views, device)
-                state["val"].append((state["step"], state["seconds"], val_psnr))
-                log({"step": state["step"], "seconds": state["seconds"], "val_psnr": val_psnr})
-                clock = time.perf_counter()
-            if state["step"] % config.checkpoint_every == 0:
-                state["seconds"] += time.perf_counter() - clock
-                save_checkpoint()
-                clock = time.perf_counter()
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    state["seconds"] += time.perf_counter() - clock
-    save_checkpoint()
+                state["step"] = step + 1
+                state["loss"].append(loss.item())
+                state["psnr"].append(psnr_from_mse(terms["rgb"].item()))
+                if progress and (step % config.log_every == 0 or step + 1 == last):
+                    bar.set_postfix(loss=f"{state['loss'][-1]:.4f}", psnr=f"{state['psnr'][-1]:.2f}")
+                if step % config.log_every == 0:
+                    log({"step": step + 1, "seconds": state["seconds"] + time.perf_counter() - clock,
+                         "psnr": state["psnr"][-1], **{k: v.item() for k, v in terms.items()}})
+                if val_data is not None and (state["step"] % config.val_every == 0
+                                             or state["step"] == config.iterations):
+                    state["seconds"] += time.perf_counter() - clock
+                    val_psnr = validate(field_, strategy, sampler, val_data, config.val_views, device)
+                    state["val"].append((state["step"], state["seconds"], val_psnr))
+                    log({"step": state["step"], "seconds": state["seconds"], "val_psnr": val_psnr})
+                    clock = time.perf_counter()
+                if state["step"] % config.checkpoint_every == 0:
+                    state["seconds"] += time.perf_counter() - clock
+                    save_checkpoint()
+                    clock = time.perf_counter()
+                if stop.received is not None:
+                    break
+        finally:
+            bar.close()
+        state["seconds"] += time.perf_counter() - clock
+        save_checkpoint()
+    interrupted = stop.received is not None
+    if interrupted:
+        print(f"train {config.strategy}: stopped by {signal.Signals(stop.received).name} after step "
+              f"{state['step']}; checkpoint {checkpoint_path} (run again to resume)", file=sys.stderr)
     if interrupted or state["step"] < config.iterations:
         return TrainResult(out_dir, state["step"], state["seconds"], None, interrupted=True)
 
-    write_results(out_dir, config, field_, sampler, state, device)
+    warning = stalled_loss_warning(state["loss"])
+    if warning:
+        print(f"WARNING train {config.strategy}: {warning}", file=sys.stderr)
+    write_results(out_dir, config, field_, sampler, state, device, fingerprint, [warning] if warning else [])
     final_val = state["val"][-1][2] if state["val"] else None
     return TrainResult(out_dir, state["step"], state["seconds"], final_val, interrupted=False)
 
@@ -508,20 +669,40 @@ def match_grid_resolution(field_: torch.nn.Module, state_dict: dict) -> None:
             field_.upsample(saved)
 
 
-def load_checkpoint(path: Path, config: TrainConfig, field_, sampler, generator) -> tuple[dict, dict]:
-    """Restore a run from its checkpoint; refuse one written by a different configuration.
+def read_saved(path: Path, what: str) -> dict:
+    """Load a model or checkpoint with ``weights_only=True``: tensors and plain data only, so a file
+    from someone else cannot run code when it is opened."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        refused = [line for line in str(err).splitlines() if "GLOBAL" in line]
+        if isinstance(err, pickle.UnpicklingError) and refused:
+            raise RuntimeError(f"refusing to load {what} {path}: it holds objects other than tensors and "
+                               f"plain data, and unpickling them could run code ({refused[0].strip()})") from err
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RuntimeError(f"cannot read {what} {path}: not a readable torch file ({reason}); "
+                           f"delete it to start over") from err
+    if not isinstance(saved, dict) or "config" not in saved or "field" not in saved:
+        raise RuntimeError(f"{path} is not a depthnerf {what} (no 'config' and 'field' entries)")
+    return saved
+
+
+def load_checkpoint(path: Path, config: TrainConfig, fingerprint: str, field_, sampler,
+                    generator) -> tuple[dict, dict]:
+    """Restore a run from its checkpoint; refuse one written by other settings or for other data.
 
     Loads the field (resampled to the saved resolution), occupancy grid and generator; returns the
     loop's state and the optimizer's state (the optimizer is built for the restored field).
     """
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise RuntimeError(f"cannot read checkpoint {path}: {err}. Delete it to start over.") from err
+    saved = read_saved(path, "checkpoint")
     if saved["config"] != config.to_dict():
         changed = sorted(k for k in saved["config"] if saved["config"][k] != config.to_dict().get(k))
         raise ValueError(f"{path} was written by a run with other settings ({changed}); "
                          f"pass resume=False or delete it to start over")
+    if saved.get("data_fingerprint") != fingerprint:
+        raise ValueError(f"{path} was written for other training data (fingerprint "
+                         f"{saved.get('data_fingerprint')} vs {fingerprint} now); pass resume=False or delete "
+                         f"it to start over")
     match_grid_resolution(field_, saved["field"])
     field_.load_state_dict(saved["field"])
     if sampler.occupancy is not None:
@@ -530,12 +711,13 @@ def load_checkpoint(path: Path, config: TrainConfig, field_, sampler, generator)
     return {key: saved[key] for key in ("step", "seconds", "loss", "psnr", "val")}, saved["optimizer"]
 
 
-def write_results(out_dir: Path, config: TrainConfig, field_, sampler, state: dict, device) -> None:
+def write_results(out_dir: Path, config: TrainConfig, field_, sampler, state: dict, device,
+                  fingerprint: str, warnings: list[str]) -> None:
     """The files of a finished run (the original project's layout plus config, metrics, summary)."""
     atomic_torch_save(out_dir / f"model_{config.strategy}.pth", {
         "config": config.to_dict(), "field": field_.state_dict(),
         "occupancy": None if sampler.occupancy is None else sampler.occupancy.state_dict(),
-        "near": sampler.near, "far": sampler.far,
+        "near": sampler.near, "far": sampler.far, "data_fingerprint": fingerprint,
     })
     atomic_npy(out_dir / "psnr_history.npy", np.asarray(state["psnr"], dtype=np.float32))
     atomic_npy(out_dir / "loss_history.npy", np.asarray(state["loss"], dtype=np.float32))
@@ -544,9 +726,11 @@ def write_results(out_dir: Path, config: TrainConfig, field_, sampler, state: di
         "peak_memory_bytes": peak_memory_bytes(device), "device": str(device),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
         "val_psnr": [{"step": s, "seconds": t, "psnr": p} for s, t, p in state["val"]],
+        "data_fingerprint": fingerprint, "warnings": warnings,
     })
 
 
+# %% 03_Baseline_NeRF.ipynb · cell c13
 @dataclass
 class TrainedRun:
     strategy: Strategy
@@ -560,10 +744,24 @@ class TrainedRun:
         return render_views(self.field, self.strategy, self.sampler, data, views, device, chunk)
 
 
+def saved_config(saved: dict, source: Path | str) -> TrainConfig:
+    """The ``TrainConfig`` of a saved model or checkpoint; settings this version does not know (a file
+    from another version of depthnerf) or out of range are an error naming the file."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(saved["config"]) - known)
+    if unknown:
+        raise ValueError(f"{source}: its config has settings this version of depthnerf does not know: {unknown} "
+                         f"(written by another version?); retrain it or load it with that version")
+    try:
+        return TrainConfig(**saved["config"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: invalid config ({err})") from err
+
+
 def build_run(saved: dict, near: float, far: float, device: torch.device,
-              out_dir: Path | None = None) -> TrainedRun:
+              out_dir: Path | None = None, source: Path | str = "saved run") -> TrainedRun:
     """Field, sampler (with its occupancy grid) and strategy of a saved model or checkpoint dict."""
-    config = TrainConfig(**saved["config"])
+    config = saved_config(saved, source)
     field_ = core.make_field(config.field, torch.zeros(2, 3), **config.field_kwargs)
     match_grid_resolution(field_, saved["field"])
     field_.load_state_dict(saved["field"])
@@ -586,8 +784,5 @@ def load_run(out_dir, device: torch.device | None = None) -> TrainedRun:
     if not models:
         raise FileNotFoundError(f"no model_<strategy>.pth in {out_dir}: train that strategy first "
                                 f"(notebooks 03-06) or check the results folder")
-    try:
-        saved = torch.load(models[0], map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise RuntimeError(f"cannot read {models[0]}: {err}") from err
-    return build_run(saved, saved["near"], saved["far"], device, out_dir)
+    saved = read_saved(models[0], "model")
+    return build_run(saved, saved["near"], saved["far"], device, out_dir, source=models[0])

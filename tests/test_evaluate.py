@@ -197,3 +197,16 @@ def test_figures_are_written(evaluated):
     curves = evaluate.read_curves(results / "baseline")
     assert len(curves["seconds"]) == ITERATIONS and np.all(np.diff(curves["seconds"]) >= 0)
     assert curves["val_step"] == [15, 30]
+
+
+def test_a_model_from_another_version_is_named_and_the_others_evaluated(evaluated, tmp_path):
+    results, test_data, *_ = evaluated
+    (tmp_path / "soft").mkdir()
+    saved = torch.load(results / "soft" / "model_soft.pth", weights_only=True)
+    saved["config"]["setting_from_the_future"] = True
+    torch.save(saved, tmp_path / "soft" / "model_soft.pth")
+    (tmp_path / "baseline").symlink_to(results / "baseline")
+    evaluation, _ = evaluate.evaluate_all(tmp_path, test_data, strategies=("soft", "baseline"), progress=False)
+    assert "model_soft.pth" in evaluation["soft"]["missing"]
+    assert "setting_from_the_future" in evaluation["soft"]["missing"]
+    assert evaluation["baseline"]["psnr"] > 0

@@ -103,3 +103,22 @@ def test_few_view_notebook_writes_its_table(tmp_path):
     summary = json.loads((folder / "summary.json").read_text())["summary"]
     assert len(summary) == 8 and all(np.isfinite(e["psnr_mean"]) for e in summary)
     assert (folder / "few_view.png").stat().st_size > 0
+
+
+def test_an_interrupted_trial_is_recorded_as_interrupted_and_resumes(tmp_path, monkeypatch):
+    """A trial whose training stops early (Ctrl-C / SIGTERM reach the trainer as a stop request) is
+    reported as interrupted with its step, not as a missing model; the next run resumes it."""
+    from depthnerf import sweeps
+
+    trial = Trial("baseline", n_views=3, seed=0, profile="smoke")
+    real_train = sweeps.train
+    monkeypatch.setattr(sweeps, "train", lambda *a, **kw: real_train(*a, stop_at=7, **kw))
+    with pytest.raises(sweeps.TrialInterrupted, match="interrupted after step 7 of 30"):
+        sweeps.run_trial(trial, str(tmp_path), "t", ".")
+    folder = trial_dir(tmp_path, "t", trial)
+    assert (folder / "error.txt").read_text().startswith("interrupted:") and (folder / "checkpoint.pth").exists()
+    monkeypatch.setattr(sweeps, "train", real_train)
+    record = sweeps.run_trial(trial, str(tmp_path), "t", ".")
+    assert record["cost"]["iterations"] == 30 and not (folder / "error.txt").exists()
+    assert [json.loads(line)["step"] for line in (folder / "metrics.jsonl").read_text().splitlines()] == \
+        list(range(1, 31, 10))

@@ -19,9 +19,10 @@ def tiny():
 
 
 def tiny_config(strategy="baseline", iterations=24, **kw):
-    return TrainConfig(strategy=strategy, iterations=iterations, batch_rays=256, n_samples=32,
-                       field_kwargs={"resolution": 24}, occupancy_resolution=16, occupancy_warmup=4,
-                       occupancy_every=4, val_every=12, checkpoint_every=8, **kw)
+    settings = dict(strategy=strategy, iterations=iterations, batch_rays=256, n_samples=32,
+                    field_kwargs={"resolution": 24}, occupancy_resolution=16, occupancy_warmup=4,
+                    occupancy_every=4, val_every=12, checkpoint_every=8)
+    return TrainConfig(**{**settings, **kw})
 
 
 def test_baseline_learns_and_writes_its_files(tiny, tmp_path):
@@ -57,8 +58,8 @@ def test_interrupted_run_resumes_to_identical_weights(tiny, tmp_path):
     assert not (tmp_path / "resumed" / "model_hybrid.pth").exists()
     second = train(train_data, config, tmp_path / "resumed", progress=False)
     assert second.steps == 20 and not second.interrupted
-    a = torch.load(tmp_path / "straight" / "model_hybrid.pth", weights_only=False)
-    b = torch.load(tmp_path / "resumed" / "model_hybrid.pth", weights_only=False)
+    a = torch.load(tmp_path / "straight" / "model_hybrid.pth", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "model_hybrid.pth", weights_only=True)
     for key in a["field"]:
         assert torch.equal(a["field"][key], b["field"][key]), key
     for key in a["occupancy"]:
@@ -75,8 +76,8 @@ def test_coarse_to_fine_run_resumes_across_an_upsample_and_loads_at_its_final_re
     first = train(train_data, config, tmp_path / "resumed", stop_at=9, progress=False)  # between upsamples
     assert first.interrupted
     train(train_data, config, tmp_path / "resumed", progress=False)
-    a = torch.load(tmp_path / "straight" / "model_baseline.pth", weights_only=False)
-    b = torch.load(tmp_path / "resumed" / "model_baseline.pth", weights_only=False)
+    a = torch.load(tmp_path / "straight" / "model_baseline.pth", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "model_baseline.pth", weights_only=True)
     assert a["field"]["density_planes"].shape[-1] == 40
     for key in a["field"]:
         assert torch.equal(a["field"][key], b["field"][key]), key
@@ -160,3 +161,132 @@ def test_sparse_depth_reaches_the_loss_through_depth_rays(tiny, tmp_path):
 
     assert all(v > 0 for v in depth_terms(tmp_path / "with", depth_rays=32))
     assert sum(v > 0 for v in depth_terms(tmp_path / "without")) <= 1
+
+
+SIGTERM_CHILD = """
+import sys
+from depthnerf.data import load_dataset
+from depthnerf.train import TrainConfig, train
+data = load_dataset("embedded", "train", downscale=8, max_views=6)
+config = TrainConfig(**__import__("json").loads(sys.argv[2]))
+result = train(data, config, sys.argv[1], progress=False)
+print("STEPS", result.steps, "INTERRUPTED", result.interrupted)
+"""
+
+
+def read_metrics(out_dir):
+    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_sigterm_mid_run_checkpoints_and_resumes_to_identical_weights(tiny, tmp_path):
+    """SIGTERM (docker stop, Slurm, Ray) stops after the step in flight with a checkpoint; the resumed
+    run ends with the uninterrupted run's weights and one metrics.jsonl record per step."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tools.export_notebooks import ROOT
+
+    train_data, _ = tiny
+    config = tiny_config("soft", iterations=400, log_every=1, checkpoint_every=1000, val_every=1000)
+    train(train_data, config, tmp_path / "straight", progress=False)
+    out = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-c", SIGTERM_CHILD, str(out), json.dumps(config.to_dict())],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if (out / "metrics.jsonl").exists() and len((out / "metrics.jsonl").read_text().splitlines()) >= 20:
+            break
+        time.sleep(0.02)
+    child.send_signal(signal.SIGTERM)
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 0, stderr
+    steps = int(stdout.split("STEPS")[1].split()[0])
+    assert "INTERRUPTED True" in stdout and 20 <= steps < 400, stdout
+    assert "stopped by SIGTERM" in stderr and not (out / "model_soft.pth").exists()
+    saved = torch.load(out / "checkpoint.pth", weights_only=True)
+    assert saved["step"] == steps == len(saved["loss"]) and saved["optimizer"]["state"][0]["step"] == steps
+    with open(out / "metrics.jsonl", "a") as f:  # a record written after the checkpoint (a SIGKILL)
+        f.write(json.dumps({"step": steps + 1, "seconds": 0.0, "psnr": 0.0}) + "\n")
+    result = train(train_data, config, out, progress=False)
+    assert result.steps == 400 and not result.interrupted
+    a = torch.load(tmp_path / "straight" / "model_soft.pth", weights_only=True)
+    b = torch.load(out / "model_soft.pth", weights_only=True)
+    for key in a["field"]:
+        assert torch.equal(a["field"][key], b["field"][key]), key
+    assert [r["step"] for r in read_metrics(out)] == list(range(1, 401))
+    assert [r["depth"] for r in read_metrics(out)] == [r["depth"] for r in read_metrics(tmp_path / "straight")]
+
+
+def test_non_finite_loss_stops_naming_the_step_and_term_and_writes_no_model(tiny, tmp_path):
+    from depthnerf.train import NonFiniteLossError
+
+    train_data, _ = tiny
+    huge = train_data.subset(range(len(train_data)))
+    huge.depth = np.where(huge.depth_mask, np.float32(1e30), 0).astype(np.float32)  # (1e30)^2 overflows
+    with pytest.raises(NonFiniteLossError, match=r"step 1: loss term 'depth' is inf"):
+        train(huge, tiny_config("soft"), tmp_path / "soft", progress=False)
+    assert not (tmp_path / "soft" / "model_soft.pth").exists() and not (tmp_path / "soft" / "summary.json").exists()
+
+
+def test_resume_refuses_a_checkpoint_written_for_other_data(tiny, tmp_path):
+    train_data, _ = tiny
+    train(train_data, tiny_config(iterations=8), tmp_path / "run", stop_at=4, progress=False)
+    other = train_data.subset(range(len(train_data)))
+    other.images = np.ascontiguousarray(other.images[:, ::-1])
+    with pytest.raises(ValueError, match="written for other training data"):
+        train(other, tiny_config(iterations=8), tmp_path / "run", progress=False)
+
+
+def test_outputs_honour_the_umask_and_stale_temporaries_are_removed(tiny, tmp_path):
+    import os
+    import stat
+
+    train_data, _ = tiny
+    out = tmp_path / "run"
+    out.mkdir()
+    stale = out / ".tmp-checkpoint-dead.pth"
+    stale.write_bytes(b"half a file")
+    old = os.umask(0o022)
+    try:
+        train(train_data, tiny_config(iterations=8), out, progress=False)
+    finally:
+        os.umask(old)
+    assert not stale.exists()
+    for name in ("model_baseline.pth", "checkpoint.pth", "summary.json", "config.json", "psnr_history.npy"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
+
+
+def test_a_finished_model_is_never_left_from_an_earlier_run(tiny, tmp_path):
+    train_data, _ = tiny
+    train(train_data, tiny_config(iterations=8), tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "model_baseline.pth").exists()
+    train(train_data, tiny_config(iterations=16), tmp_path / "run", resume=False, stop_at=4, progress=False)
+    assert not (tmp_path / "run" / "model_baseline.pth").exists() and not (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("iterations", 0, "iterations = 0: must be an integer >= 1"),
+    ("batch_rays", 2.5, "batch_rays = 2.5: must be an integer >= 1"),
+    ("lr", float("nan"), "lr = nan: must be a finite number > 0"),
+    ("lr_final_factor", 0.0, "lr_final_factor = 0.0: must be a number in"),
+    ("strategy", "softer", "strategy = 'softer': choose one of"),
+    ("sampler", "uniform", "sampler = 'uniform': choose one of"),
+    ("grid_upsample", [[0.5]], "grid_upsample .*expected"),
+    ("grid_upsample", [[0.5, 64], [0.5, 128]], "strictly increasing"),
+])
+def test_bad_settings_are_refused_naming_the_setting(setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{setting: value})
+
+
+def test_a_saved_model_with_unknown_settings_is_named(tiny, tmp_path):
+    train_data, _ = tiny
+    train(train_data, tiny_config(iterations=8), tmp_path / "run", progress=False)
+    saved = torch.load(tmp_path / "run" / "model_baseline.pth", weights_only=True)
+    saved["config"]["bogus_setting"] = 1
+    torch.save(saved, tmp_path / "run" / "model_baseline.pth")
+    with pytest.raises(ValueError, match=r"model_baseline.pth: its config has settings .* \['bogus_setting'\]"):
+        load_run(tmp_path / "run")

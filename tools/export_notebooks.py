@@ -1,15 +1,25 @@
-"""Write the code cells tagged ``export`` of each notebook into its module of the ``depthnerf`` package.
+"""Write the exported code cells of the notebooks into the modules of the ``depthnerf`` package.
 
-A notebook names its module in its metadata (``{"depthnerf": {"module": "data"}}`` makes
-``01_Data_Loading.ipynb`` write ``depthnerf/data.py``); notebooks without that key export nothing.
-The numbered pipeline notebooks are read first, then the studies' (``Analysis/``, ``Experiments/``).
-Built on nbconvert: a preprocessor keeps the tagged cells, a template exporter writes them.
+A code cell is exported when it is tagged ``export`` or starts with the directive
+``#| export <module>``. The directive names the module the cell goes to (nbdev's idea); a tagged
+cell without one goes to the notebook's default module, ``metadata.depthnerf.module``. So a
+notebook keeps its story while the package is split by concern: notebook 04 sends its depth losses
+to ``losses`` and its strategy to ``strategies``, next to those of 03 and 05.
+
+A module is assembled from its cells in pipeline order (the numbered notebooks, then ``Analysis/``
+and ``Experiments/``). The imports a cell opens with are hoisted to the top of the module (once
+each, ``from __future__`` first), and every cell's code is preceded by a marker
+``# %% <notebook> · cell <id>``, so a traceback through a module leads to the cell to edit.
+Built on nbconvert: a preprocessor keeps a module's cells and lifts their imports, a template
+exporter writes them.
 
 Usage: ``python -m tools.export_notebooks [--out DIR]`` (``make export``).
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 import sys
 from pathlib import Path
 
@@ -20,22 +30,74 @@ from nbconvert.preprocessors import Preprocessor
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "depthnerf"
 EXPORT_TAG = "export"
+DIRECTIVE = re.compile(r"^#\|\s*export(?:\s+([A-Za-z_][A-Za-z0-9_]*))?\s*$")
+STUDY_FOLDERS = ("Analysis", "Experiments")
 
 
-class KeepExportCells(Preprocessor):
-    """Drop every cell that is not a code cell tagged ``export``."""
+def module_name(notebook: nbformat.NotebookNode) -> str | None:
+    """The default module of a notebook, from ``metadata.depthnerf.module`` (None: no default)."""
+    return notebook.metadata.get("depthnerf", {}).get("module")
+
+
+def cell_module(cell, default: str | None, where: str) -> str | None:
+    """The module a cell exports to (None: not exported); ``where`` names the cell in errors."""
+    if cell.cell_type != "code":
+        return None
+    first = cell.source.split("\n", 1)[0].strip()
+    match = DIRECTIVE.match(first)
+    if match and match.group(1):
+        return match.group(1)
+    if match or EXPORT_TAG in cell.metadata.get("tags", []):
+        if default is None:
+            raise ValueError(f"{where}: exported without a module (write '#| export <module>' or set "
+                             f"metadata.depthnerf.module)")
+        return default
+    return None
+
+
+def split_imports(source: str, where: str) -> tuple[list[str], str]:
+    """The import statements a cell opens with (their source text) and the rest of the cell."""
+    body = source.split("\n", 1)[1] if DIRECTIVE.match(source.split("\n", 1)[0].strip()) else source
+    try:
+        tree = ast.parse(body)
+    except SyntaxError as err:
+        raise ValueError(f"{where}: does not parse ({err})") from err
+    imports, end = [], 0
+    lines = body.splitlines(keepends=True)
+    for node in tree.body:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            break
+        imports.append(ast.get_source_segment(body, node))
+        end = node.end_lineno
+    return imports, "".join(lines[end:]).strip("\n")
+
+
+class ModuleCells(Preprocessor):
+    """Keep the cells that export to ``module``, without their leading imports (collected in
+    ``resources["imports"]``); each kept cell gets ``metadata.marker`` for the template."""
+
+    def __init__(self, module: str, default: str | None, notebook: str, **kw):
+        super().__init__(**kw)
+        self.module, self.default, self.notebook = module, default, notebook
 
     def preprocess(self, nb, resources):
-        nb.cells = [
-            cell
-            for cell in nb.cells
-            if cell.cell_type == "code" and EXPORT_TAG in cell.metadata.get("tags", [])
-        ]
+        kept, imports = [], resources.setdefault("imports", [])
+        for index, cell in enumerate(nb.cells):
+            where = f"{self.notebook} cell {cell.get('id', index)}"
+            if cell_module(cell, self.default, where) != self.module:
+                continue
+            cell_imports, body = split_imports(cell.source, where)
+            imports.extend(cell_imports)
+            if body:
+                cell = nbformat.from_dict({**cell, "source": body})
+                cell.metadata["marker"] = f"# %% {self.notebook} · cell {cell.get('id', index)}"
+                kept.append(cell)
+        nb.cells = kept
         return nb, resources
 
 
 class ModuleExporter(TemplateExporter):
-    """Render the kept cells as one Python module, headed by a do-not-edit line."""
+    """Render kept cells as module code, each under its marker line."""
 
     export_from_notebook = None
     output_mimetype = "text/x-python"
@@ -50,17 +112,9 @@ class ModuleExporter(TemplateExporter):
         return [str(Path(__file__).resolve().parent / "templates")]
 
 
-def module_name(notebook: nbformat.NotebookNode) -> str | None:
-    """The module a notebook exports to, from ``metadata.depthnerf.module`` (None: exports nothing)."""
-    return notebook.metadata.get("depthnerf", {}).get("module")
-
-
 def notebooks(root: Path = ROOT) -> list[Path]:
     """The numbered top-level notebooks, in pipeline order."""
     return sorted(root.glob("[0-9][0-9]_*.ipynb"))
-
-
-STUDY_FOLDERS = ("Analysis", "Experiments")
 
 
 def study_notebooks(root: Path = ROOT) -> list[Path]:
@@ -69,7 +123,7 @@ def study_notebooks(root: Path = ROOT) -> list[Path]:
 
 
 def exporting_notebooks(root: Path = ROOT) -> list[Path]:
-    """Every notebook that may export a module: the pipeline's, then the studies'."""
+    """Every notebook that may export code: the pipeline's, then the studies'."""
     return notebooks(root) + study_notebooks(root)
 
 
@@ -78,35 +132,82 @@ def relative_name(path: Path) -> str:
     return path.name if path.parent.name not in STUDY_FOLDERS else f"{path.parent.name}/{path.name}"
 
 
-def render_module(path: Path) -> tuple[str, str] | None:
-    """Return ``(module_name, source)`` for one notebook, or None when it exports nothing."""
+def exported_modules(path: Path) -> list[str]:
+    """The modules a notebook's cells export to, in order of first appearance."""
     notebook = nbformat.read(path, as_version=4)
-    name = module_name(notebook)
-    if name is None:
-        return None
-    exporter = ModuleExporter()
-    exporter.register_preprocessor(KeepExportCells(), enabled=True)
-    source, _ = exporter.from_notebook_node(notebook, resources={"depthnerf_notebook": relative_name(path)})
-    if not source.strip().splitlines()[1:]:
-        raise ValueError(f"{relative_name(path)}: names module {name!r} but has no cell tagged {EXPORT_TAG!r}")
-    return name, source.rstrip() + "\n"
+    default, name = module_name(notebook), relative_name(path)
+    modules = [cell_module(c, default, f"{name} cell {c.get('id', i)}") for i, c in enumerate(notebook.cells)]
+    found = list(dict.fromkeys(m for m in modules if m))
+    if default is not None and default not in found:
+        raise ValueError(f"{name}: names module {default!r} but has no cell tagged {EXPORT_TAG!r} for it")
+    return found
+
+
+def import_section(statement: str) -> int:
+    """0 ``__future__``, 1 standard library, 2 third party, 3 this package (isort's sections)."""
+    top = statement.split()[1].split(".")[0]
+    if top == "__future__":
+        return 0
+    if top in sys.stdlib_module_names:
+        return 1
+    return 3 if top == PACKAGE.name else 2
+
+
+def ordered_imports(statements: list[str]) -> str:
+    """Each import once, in isort's sections separated by a blank line; in each, ``import x``
+    lines before ``from x import y`` lines, alphabetically.
+
+    >>> print(ordered_imports(["import torch", "from pathlib import Path", "import os", "import torch",
+    ...                        "from depthnerf.io import atomic_write", "from __future__ import annotations"]))
+    from __future__ import annotations
+    <BLANKLINE>
+    import os
+    from pathlib import Path
+    <BLANKLINE>
+    import torch
+    <BLANKLINE>
+    from depthnerf.io import atomic_write
+    """
+    sections: dict[int, set[str]] = {}
+    for statement in statements:
+        sections.setdefault(import_section(statement), set()).add(statement)
+    key = lambda s: (s.startswith("from "), s.split()[1].lower(), s)  # noqa: E731
+    return "\n\n".join("\n".join(sorted(sections[k], key=key)) for k in sorted(sections))
+
+
+def render_module(module: str, sources: list[Path]) -> str:
+    """The source of ``module`` from its cells in ``sources`` (notebooks in pipeline order)."""
+    imports, bodies, names = [], [], []
+    for path in sources:
+        notebook = nbformat.read(path, as_version=4)
+        exporter = ModuleExporter()
+        exporter.register_preprocessor(ModuleCells(module, module_name(notebook), relative_name(path)), enabled=True)
+        resources = {"imports": []}
+        body, resources = exporter.from_notebook_node(notebook, resources=resources)
+        imports += resources["imports"]
+        if body.strip():
+            bodies.append(body.strip("\n"))
+            names.append(relative_name(path))
+    header = (f"# Generated from {', '.join(names)} by tools/export_notebooks.py: do not edit; "
+              f"edit the notebook and run `make export`.")
+    parts = [header, ordered_imports(imports)] + bodies
+    return "\n\n\n".join(part for part in parts if part) + "\n"
 
 
 def export_all(out_dir: Path = PACKAGE, root: Path = ROOT) -> dict[str, Path]:
-    """Export every numbered notebook into ``out_dir``; return ``{module: written path}``."""
+    """Export every notebook's cells into ``out_dir``; return ``{module: written path}``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
+    sources: dict[str, list[Path]] = {}
     for path in exporting_notebooks(root):
-        rendered = render_module(path)
-        if rendered is None:
-            continue
-        name, source = rendered
-        if name in written:
-            raise ValueError(f"{relative_name(path)}: module {name!r} is already exported by another notebook")
-        target = out_dir / f"{name}.py"
+        for module in exported_modules(path):
+            sources.setdefault(module, []).append(path)
+    written: dict[str, Path] = {}
+    for module, paths in sources.items():
+        source = render_module(module, paths)
+        target = out_dir / f"{module}.py"
         if not target.exists() or target.read_text() != source:
             target.write_text(source)
-        written[name] = target
+        written[module] = target
     return written
 
 
@@ -115,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PACKAGE, help="folder to write modules into")
     args = parser.parse_args(argv)
     for name, target in export_all(args.out).items():
-        print(f"exported {name:10s} -> {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+        print(f"exported {name:12s} -> {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
     return 0
 
 
