@@ -301,7 +301,7 @@ def cmd_verify(a):
 
 def cmd_embedded(a):
     sys.path.insert(0, a.root)
-    from depthnerf.data import ensure_embedded_scene
+    from depthnerf.embedded import ensure_embedded_scene
     say("embedded scene in", ensure_embedded_scene(a.data_dir))
 
 

@@ -1,46 +1,47 @@
 """Lego time-to-PSNR: our trainer against the original project's configuration, same run; prints ONE JSON object.
 
-    .venv/bin/python benchmarks/lego.py [--budget 900] [--strategy baseline] [--field tensorf] [--no-reference]
+    .venv/bin/python benchmarks/lego.py [--budget 900] [--strategy baseline] [--no-reference] [--set key=value ...]
 
-* ``ours``: ``depthnerf.train.train`` on NeRF-Synthetic lego at 400x400 (downscale 2, all 100 train
-  views), called repeatedly with a growing ``stop_at`` (it resumes bit-exactly from its checkpoint),
-  so it is evaluated on held-out test views (whole 400x400 images: PSNR and SSIM) about every
-  ``--eval-every`` seconds of TRAINING time; evaluation, checkpoints and set-up are off the clock.
-  The recipe (defaults): TensoRF trained coarse to fine, 64 -> 128 -> 192 -> 320 grid points per
-  axis at 10 / 25 / 45 % of the iterations (``--grid-upsample``), colours only of samples with weight
-  above ``--color-threshold`` 1e-4. ``iterations`` (the learning-rate schedule's length) is
-  ``--iterations`` or, when 0, the steps a throw-away run of the same recipe compressed into 300
-  steps would make in ``--budget`` (an underestimate: later steps are faster as the occupancy grid
-  empties; ``stopped_by`` says whether the budget, the iterations or the target ended the run). ``samples_per_ray`` is measured at each evaluation
-  point: the strategy's training sampler on 4096 random training rays, counting evaluated samples
-  (``mask.sum(-1)``), and ``coloured_per_ray`` of those, the samples whose colour is computed
-  (weight above the threshold). Depth strategies (soft/hard/hybrid) use sparse depth triangulated from the
-  train images with their known poses (never test-split depth).
-* ``reference``: the original project's setup, written here with ``depthnerf.core`` primitives
-  (the trainer draws rays across all images): paper MLP, 64 stratified samples, no hierarchical
-  pass, 1024 rays from ONE random image per step, Adam 5e-4, white background in the renderer.
-  ``alpha_dropped``: targets are the PNGs' raw RGB channels (alpha ignored: the transparent
-  background is black) as the original did; ``alpha_composited``: targets composited on white.
-  Rendering a whole 400x400 view with the MLP takes minutes on a CPU, so the reference is evaluated
-  on ``--reference-pixels`` random pixels of each 400x400 test view (the same pixels at every point):
-  its PSNR is that of the MSE over those pixels (an unbiased estimate of the image MSE); no SSIM.
+Both configurations are trained by the project's one trainer (``depthnerf.trainer.Trainer``, its own
+step, optimizer and callbacks); a :class:`TimedEvaluation` callback evaluates on the test views about
+every ``--eval-every`` seconds of TRAINING time, with the clock paused (evaluation, checkpoints and
+set-up are off the clock), and ends the run at ``--budget``.
+
+* ``ours``: ``config.LEGO_RECIPE`` on NeRF-Synthetic lego at 400x400 (downscale 2, all 100 train
+  views): TensoRF trained coarse to fine (64 -> 128 -> 192 -> 320 grid points per axis at 10 / 25 /
+  45 % of the iterations), colours only of samples with weight above 1e-4, 4096 rays per step;
+  ``--set key=value`` changes any ``TrainConfig`` setting (``field_params.upsample=[]`` style keys
+  reach the field's parameters). Evaluated on whole test images (PSNR, SSIM). ``iterations`` (the
+  learning-rate schedule's length) is ``--iterations`` or, when 0, the steps a throw-away 300-step
+  run of the same recipe would make in ``--budget``. At each evaluation point ``samples_per_ray`` is
+  measured on one training batch of the strategy (``training_loss`` itself, depth rays included):
+  evaluated samples per ray, and ``coloured_per_ray`` of them (weight above the threshold; all
+  evaluated samples when it is 0). Depth strategies use sparse depth triangulated from the train
+  images with their known poses (never test-split depth).
+* ``reference``: ``config.ORIGINAL_RECIPE``, the original project's setup: paper MLP, 64 stratified
+  samples, no hierarchical pass, 1024 rays from ONE random image per step, Adam 5e-4 without decay,
+  white background in the renderer. ``alpha_dropped``: targets are the PNGs' raw RGB channels
+  (alpha ignored: the transparent background is black) as the original did; ``alpha_composited``:
+  targets composited on white. Rendering a whole 400x400 view with the MLP takes minutes on a CPU,
+  so the reference is evaluated on ``--reference-pixels`` random pixels of each test view (the same
+  pixels at every point): its PSNR is that of the MSE over those pixels (an unbiased estimate of
+  the image MSE); no SSIM.
 * ``time_to_psnr``: training seconds of the first evaluation point at or above each threshold (no
   interpolation); null when never reached. ``comparison``: reference time / our time per threshold,
   and our PSNR minus the reference's at each common evaluation time.
-* ``profile``: torch.profiler over 5 training steps of our configuration (top ops by self CPU
-  time, points/s, matmul FLOP/s counted by the profiler) against a 4096x4096 float32 matmul measured
-  in the same run.
+* ``profile``: torch.profiler over 5 of the trainer's own steps (top ops by self CPU time, points/s,
+  matmul FLOP/s counted by the profiler) against a 4096x4096 float32 matmul measured in the same run.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 # OpenMP threads that spin while waiting collapse (5-10x slower steps) when other processes share
@@ -52,16 +53,21 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from depthnerf import core  # noqa: E402
-from depthnerf.data import SceneData, downscale_area, load_dataset, read_image, triangulate_sparse_depth  # noqa: E402
+from depthnerf.callbacks import Callback  # noqa: E402
+from depthnerf.config import LEGO_RECIPE, ORIGINAL_RECIPE, config_for_profile, merge_settings  # noqa: E402
+from depthnerf.datasets import load_dataset  # noqa: E402
 from depthnerf.env import select_device  # noqa: E402
-from depthnerf.evaluate import psnr, ssim  # noqa: E402
-from depthnerf.train import (  # noqa: E402
-    TrainConfig, atomic_json, build_run, config_for_profile, draw_pixels, gather_batch, make_optimizer, peak_memory_bytes,
-    read_saved, render_views, scene_tensors, train, training_loss,
-)
+from depthnerf.images import downscale_area, read_image  # noqa: E402
+from depthnerf.io import atomic_json, read_saved  # noqa: E402
+from depthnerf.metrics import psnr, ssim  # noqa: E402
+from depthnerf.rays import camera_rays  # noqa: E402
+from depthnerf.rendering import render_chunked  # noqa: E402
+from depthnerf.runs import build_run  # noqa: E402
+from depthnerf.scene import SceneData  # noqa: E402
+from depthnerf.sparse_depth import triangulate_sparse_depth  # noqa: E402
+from depthnerf.trainer import Trainer, peak_memory_bytes, train, training_loss  # noqa: E402
 
-THRESHOLDS = (20.0, 22.5, 25.0, 28.0, 30.0)
+THRESHOLDS = (20.0, 22.5, 25.0, 28.0, 30.0, 32.0, 34.0)
 DOWNSCALE = 2  # 800x800 -> 400x400
 
 
@@ -94,108 +100,144 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-# ----------------------------------------------------------------------------------------- ours
-def load_state(out_dir: Path, train_data: SceneData, device):
-    """Field, sampler and strategy of the checkpoint in ``out_dir`` (no visual-hull carving)."""
-    saved = read_saved(out_dir / "checkpoint.pth", "checkpoint")
-    run = build_run(saved, float(train_data.near), float(train_data.far), device, out_dir,
-                    source=out_dir / "checkpoint.pth")
-    return run.field, run.sampler, run.strategy, saved
+def parse_settings(items: list[str]) -> dict:
+    """``["batch_rays=1024", "field_params.upsample=[]"]`` -> TrainConfig overrides (values as JSON,
+    else strings; ``a.b=v`` sets key ``b`` of the parameter dict ``a``).
+
+    >>> parse_settings(["batch_rays=1024", "field_params.upsample=[]", "sampler=stratified"])
+    {'batch_rays': 1024, 'field_params': {'upsample': []}, 'sampler': 'stratified'}
+    """
+    settings: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected key=value")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        group, _, sub = key.partition(".")
+        if sub:
+            settings = merge_settings(settings, {group: {sub: value}})
+        else:
+            settings[key] = value
+    return settings
 
 
-def samples_per_ray(field, strategy, sampler, tensors: dict, shape, device, color_threshold: float,
-                    n: int = 4096) -> tuple[float, float]:
-    """Mean samples per ray the field evaluates under the strategy's TRAINING sampler, and how many of
-    them get a colour (weight above ``color_threshold``; all of them when it is 0)."""
-    generator = torch.Generator(device=device).manual_seed(1)
-    view, row, col = draw_pixels(*shape, n, generator)
-    rays = core.camera_rays(tensors["intrinsics"], tensors["poses"], shape[1], shape[2], pixels=(view, row, col))
+# ------------------------------------------------------------------------------- the callback
+class TimedEvaluation(Callback):
+    """Every ``every`` seconds of training time, with the trainer's clock paused: ``evaluate(trainer)``
+    -> a dict with ``psnr`` becomes a curve point; the run ends at ``budget`` seconds, at the last
+    iteration, or when ``target`` PSNR is reached (``trainer.stop_reason`` says which)."""
+
+    def __init__(self, evaluate, every: float, budget: float, target: float | None, name: str):
+        self.evaluate, self.every, self.budget, self.target, self.name = evaluate, every, budget, target, name
+        self.next_eval, self.curve = every, []
+
+    def after_step(self, trainer, step, output):
+        seconds = trainer.clock.elapsed()
+        stop = ("budget" if seconds >= self.budget else
+                "iterations" if trainer.state.step >= trainer.config.iterations else None)
+        if seconds < self.next_eval and stop is None:
+            return
+        with trainer.clock.paused():
+            start = time.perf_counter()
+            point = {"seconds": round(seconds, 2), "iterations": trainer.state.step, **self.evaluate(trainer)}
+            point["eval_s"] = round(time.perf_counter() - start, 1)
+        self.curve.append(point)
+        print(f"{self.name} {point}", file=sys.stderr, flush=True)
+        while self.next_eval <= seconds + 0.5:
+            self.next_eval += self.every
+        if self.target is not None and point["psnr"] >= self.target:
+            stop = "target"
+        if stop:
+            trainer.stop_reason = stop
+
+
+def samples_per_ray(trainer, n: int = 4096) -> tuple[float, float]:
+    """Mean samples per ray the field evaluates on one training batch of the strategy (the trainer's
+    own ``training_loss``, depth rays included), and how many of them get a colour."""
+    generator = torch.Generator(device=trainer.device).manual_seed(1)
+    config = replace(trainer.config, batch_rays=n)
     with torch.no_grad():
-        samples = strategy.train_samples(sampler, rays, gather_batch(tensors, view, row, col), generator)
-        weights = core.render_rays(field, rays, *samples, background=tensors["background"],
-                                   color_threshold=color_threshold)["weights"]
-    mask = samples[2]
-    coloured = mask & (weights > color_threshold)
+        _, _, out, _ = training_loss(trainer.field, trainer.strategy, trainer.train_sampler, trainer.tensors,
+                                     config, generator, trainer.depth_pixels)
+    mask = out["mask"] if out["mask"] is not None else torch.ones_like(out["weights"], dtype=torch.bool)
+    coloured = mask & (out["weights"] > config.color_threshold) if config.color_threshold > 0 else mask
     return float(mask.sum(-1).float().mean()), float(coloured.sum(-1).float().mean())
 
 
-def evaluate_views(field, strategy, sampler, test: SceneData, device) -> dict:
-    rendered = render_views(field, strategy, sampler, test, range(len(test.images)), device)["rgb"]
-    return {"psnr": float(np.mean([psnr(r, t) for r, t in zip(rendered, test.images)])),
-            "ssim": float(np.mean([ssim(r, t) for r, t in zip(rendered, test.images)]))}
+def view_metrics(test: SceneData):
+    """``evaluate(trainer)`` of our configuration: PSNR and SSIM of whole test views, samples per ray."""
+    def evaluate(trainer) -> dict:
+        rendered = np.clip(trainer.render_views(test, range(len(test.images)))["rgb"], 0.0, 1.0)
+        per_ray, coloured = samples_per_ray(trainer)
+        return {"psnr": float(np.mean([psnr(r, t) for r, t in zip(rendered, test.images)])),
+                "ssim": float(np.mean([ssim(r, t) for r, t in zip(rendered, test.images)])),
+                "grid_resolution": getattr(trainer.field, "resolution", None),
+                "samples_per_ray": round(per_ray, 2), "coloured_per_ray": round(coloured, 2)}
+    return evaluate
 
 
-def run_ours(config: TrainConfig, train_data: SceneData, test: SceneData, args, device, work: Path) -> dict:
-    out_dir = work / "ours"
-    tensors = scene_tensors(train_data, device)
-    shape = train_data.images.shape[:3]
-    curve, step, seconds, rate = [], 0, 0.0, None
-    next_eval = args.eval_every
-    while True:
-        if rate is None:
-            stop_at = 10
-        else:
-            target = min(next_eval, args.budget)
-            stop_at = step + max(1, int(round(rate * (target - seconds))))
-        stop_at = min(stop_at, config.iterations)
-        result = train(train_data, config, out_dir, device=device, resume=True, stop_at=stop_at, progress=False)
-        rate = (result.steps - step) / max(result.train_seconds - seconds, 1e-6) if step else \
-            result.steps / max(result.train_seconds, 1e-6)
-        step, seconds = result.steps, result.train_seconds
-        stopped_by = ("budget" if seconds >= args.budget - 0.5 else
-                      "iterations" if step >= config.iterations else None)
-        if seconds < next_eval - 0.5 and stopped_by is None:
-            continue
-        field, sampler, strategy, _ = load_state(out_dir, train_data, device)
-        start = time.perf_counter()
-        per_ray, coloured = samples_per_ray(field, strategy, sampler, tensors, shape, device, config.color_threshold)
-        point = {"seconds": round(seconds, 2), "iterations": step, "grid_resolution": field.resolution,
-                 **evaluate_views(field, strategy, sampler, test, device),
-                 "samples_per_ray": round(per_ray, 2), "coloured_per_ray": round(coloured, 2)}
-        point["eval_s"] = round(time.perf_counter() - start, 1)
-        curve.append(point)
-        print(f"ours {point}", file=sys.stderr, flush=True)
-        while next_eval <= seconds + 0.5:
-            next_eval += args.eval_every
-        if args.target is not None and point["psnr"] >= args.target:
-            stopped_by = "target"
-        if stopped_by:
-            break
-    field, sampler, strategy, saved = load_state(out_dir, train_data, device)
+def pixel_metrics(test: SceneData, n: int, seed: int = 0):
+    """``evaluate(trainer)`` of the reference: PSNR over ``n`` fixed random pixels per test view."""
+    g = torch.Generator().manual_seed(seed)
+    V = len(test.images)
+    view = torch.arange(V).repeat_interleave(n)
+    row, col = torch.randint(test.H, (V * n,), generator=g), torch.randint(test.W, (V * n,), generator=g)
+    target = test.images[view.numpy(), row.numpy(), col.numpy()]
+
+    def evaluate(trainer) -> dict:
+        rays = camera_rays(test.intrinsics, test.poses, test.H, test.W, pixels=(view, row, col)).to(trainer.device)
+        background = torch.as_tensor(test.background, dtype=torch.float32, device=trainer.device)
+        rgb = render_chunked(trainer.field, trainer.eval_sampler, rays, background, chunk=4096)["rgb"]
+        return {"psnr": psnr(np.clip(rgb.cpu().numpy(), 0.0, 1.0), target)}
+    return evaluate
+
+
+def run_timed(config, train_data: SceneData, evaluate, args, budget: float, name: str, work: Path, device):
+    """One trainer run of ``config`` with a :class:`TimedEvaluation` callback; returns ``(trainer, callback)``."""
+    timed = TimedEvaluation(evaluate, args.eval_every, budget, args.target, name)
+    trainer = Trainer(train_data, config, work / name, device=device, resume=False, callbacks=[timed], progress=False)
+    trainer.run()
+    return trainer, timed
+
+
+def run_ours(config, train_data: SceneData, test: SceneData, args, device, work: Path) -> dict:
+    trainer, timed = run_timed(config, train_data, view_metrics(test), args, args.budget, "ours", work, device)
+    curve = timed.curve
     report = {"config": config.to_dict(), "curve": curve, "time_to_psnr": time_to_psnr(curve),
-              "iterations": step, "train_seconds": round(seconds, 2), "stopped_by": stopped_by,
-              "psnr": curve[-1]["psnr"], "ssim": curve[-1]["ssim"],
+              "iterations": trainer.state.step, "train_seconds": round(trainer.clock.elapsed(), 2),
+              "stopped_by": trainer.stop_reason, "psnr": curve[-1]["psnr"], "ssim": curve[-1]["ssim"],
               "samples_per_ray": curve[-1]["samples_per_ray"], "coloured_per_ray": curve[-1]["coloured_per_ray"],
               "eval_resolution": f"{test.W}x{test.H}, whole images, {len(test.images)} test views"}
-    report["profile"] = profile_steps(field, sampler, strategy, config, tensors, shape, device)
+    trainer.save_checkpoint()
+    run = build_run(read_saved(trainer.checkpoint_path, "checkpoint"), train_data.near, train_data.far, device)
+    report["reloaded_psnr_check"] = round(float(np.mean([
+        psnr(np.clip(r, 0, 1), t) for r, t in zip(run.render_views(test, range(len(test.images)))["rgb"], test.images)])), 4)
+    report["profile"] = profile_steps(trainer)
     return report
 
 
-def profile_steps(field, sampler, strategy, config: TrainConfig, tensors: dict, shape, device, steps: int = 5) -> dict:
-    """The trainer's step (draw, sample, render, loss, backward, its Adam) on the trained field, profiled."""
+def profile_steps(trainer, steps: int = 5) -> dict:
+    """The trainer's own step (batch, sampler, render, loss, backward, its Adam) on the trained field, profiled."""
     from torch.profiler import ProfilerActivity, profile
 
-    field.train()
-    optimizer = make_optimizer(field, config)  # the trainer's optimizer (fused Adam where available)
-    generator = torch.Generator(device=device).manual_seed(2)
-    depth_pixels = (torch.nonzero(tensors["depth_mask"])
-                    if strategy.needs_depth and config.depth_rays > 0 else None)
+    trainer.field.train()
     points = []
+    first = trainer.state.step
 
-    def step():
-        loss, _, out = training_loss(field, strategy, sampler, tensors, config, generator, depth_pixels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        points.append(int(out["mask"].sum()))
+    def step(k):
+        output = trainer.step(k)
+        points.append(int(output.out["mask"].sum()) if output.out["mask"] is not None else output.out["weights"].numel())
 
-    step()  # warm-up
+    step(first)  # warm-up
     points.clear()
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])
     with profile(activities=activities, with_flops=True) as prof:
         start = time.perf_counter()
-        for _ in range(steps):
-            step()
+        for k in range(steps):
+            step(first + 1 + k)
         elapsed = time.perf_counter() - start
     events = prof.key_averages()
     total_self = sum(e.self_cpu_time_total for e in events)
@@ -221,86 +263,21 @@ def raw_rgb(data: SceneData, downscale: int) -> np.ndarray:
     return np.stack([downscale_area(read_image(p)[..., :3], downscale) for p in data.image_paths]).astype(np.float32)
 
 
-def reference_eval_pixels(test: SceneData, n: int, seed: int = 0):
-    """``n`` random pixels per test view (fixed): rays and their white-composited targets."""
-    g = torch.Generator().manual_seed(seed)
-    V = len(test.images)
-    view = torch.arange(V).repeat_interleave(n)
-    row, col = torch.randint(test.H, (V * n,), generator=g), torch.randint(test.W, (V * n,), generator=g)
-    rays = core.camera_rays(test.intrinsics, test.poses, test.H, test.W, pixels=(view, row, col))
-    return rays, torch.from_numpy(test.images)[view, row, col]
+def reference_data(data: SceneData, images: np.ndarray) -> SceneData:
+    """``data`` with ``images`` as targets and no alpha (the original trained on RGB alone), white background."""
+    return replace(data, images=images, alphas=None, depth=None, depth_mask=None, depth_sigma=None)
 
 
-def reference_render(field, rays: core.RayBundle, near: float, far: float, n_samples: int,
-                     chunk: int = 4096) -> torch.Tensor:
-    with torch.no_grad():
-        parts = []
-        for start in range(0, len(rays), chunk):
-            part = rays[start:start + chunk]
-            s, e = core.stratified_samples(part, near, far, n_samples, perturb=False)
-            parts.append(core.render_rays(field, part, s, e, background=torch.ones(3))["rgb"])
-    return torch.cat(parts)
-
-
-def reference_train(images: np.ndarray, data: SceneData, budget: float, eval_every: float | None = None,
-                    evaluate=None, steps: int | None = None, n_rays: int = 1024, n_samples: int = 64,
-                    seed: int = 0, target: float | None = None) -> dict:
-    """The original loop: paper MLP, ``n_rays`` rays from ONE random image per step, ``n_samples``
-    stratified samples, no hierarchical pass, Adam 5e-4, white background in the renderer.
-
-    Stops after ``budget`` training seconds or ``steps`` steps; ``evaluate(field) -> psnr`` runs off
-    the clock every ``eval_every`` seconds and at the end.
-    """
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    field = core.NeRFMLP()
-    optimizer = torch.optim.Adam(field.parameters(), lr=5e-4)
-    targets = torch.from_numpy(images)
-    intrinsics, poses = torch.from_numpy(data.intrinsics), torch.from_numpy(data.poses)
-    n_views, H, W = images.shape[:3]
-    white = torch.ones(3)
-    curve, seconds, step = [], 0.0, 0
-    next_eval = eval_every if eval_every else math.inf
-    while True:
-        start = time.perf_counter()
-        view = torch.randint(n_views, (1,), generator=g).expand(n_rays)
-        pixel = torch.randperm(H * W, generator=g)[:n_rays]
-        row, col = pixel // W, pixel % W
-        rays = core.camera_rays(intrinsics, poses, H, W, pixels=(view, row, col))
-        s, e = core.stratified_samples(rays, data.near, data.far, n_samples, perturb=True, generator=g)
-        out = core.render_rays(field, rays, s, e, background=white)
-        loss = torch.mean((out["rgb"] - targets[view, row, col]) ** 2)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        seconds += time.perf_counter() - start
-        step += 1
-        done = seconds >= budget or (steps is not None and step >= steps)
-        if evaluate is not None and (seconds >= next_eval or done):
-            start = time.perf_counter()
-            curve.append({"seconds": round(seconds, 2), "iterations": step, "psnr": evaluate(field)})
-            curve[-1]["eval_s"] = round(time.perf_counter() - start, 1)
-            print(f"reference {curve[-1]}", file=sys.stderr, flush=True)
-            while next_eval <= seconds:
-                next_eval += eval_every
-            done = done or (target is not None and curve[-1]["psnr"] >= target)
-        if done:
-            return {"field": field, "curve": curve, "iterations": step, "train_seconds": round(seconds, 2),
-                    "last_loss": loss.item()}
-
-
-def run_reference(name: str, images: np.ndarray, train_data: SceneData, test: SceneData, args) -> dict:
-    rays, target = reference_eval_pixels(test, args.reference_pixels)
-    near, far = float(train_data.near), float(train_data.far)
-
-    def evaluate(field):
-        return psnr(reference_render(field, rays, near, far, 64).numpy(), target.numpy())
-
-    out = reference_train(images, train_data, args.reference_budget, args.eval_every, evaluate, target=args.target)
-    curve = out["curve"]
-    return {"targets": name, "curve": curve, "time_to_psnr": time_to_psnr(curve), "iterations": out["iterations"],
-            "train_seconds": out["train_seconds"], "psnr": curve[-1]["psnr"], "ssim": None,
-            "samples_per_ray": 64,
+def run_reference(name: str, images: np.ndarray, train_data: SceneData, test: SceneData, args, device,
+                  work: Path) -> dict:
+    config = config_for_profile("quick", "baseline", iterations=10 ** 7, val_every=10 ** 9,
+                                checkpoint_every=10 ** 9, **ORIGINAL_RECIPE)
+    trainer, timed = run_timed(config, reference_data(train_data, images), pixel_metrics(test, args.reference_pixels),
+                               args, args.reference_budget, f"reference_{name}", work, device)
+    curve = timed.curve
+    return {"targets": name, "config": config.to_dict(), "curve": curve, "time_to_psnr": time_to_psnr(curve),
+            "iterations": trainer.state.step, "train_seconds": round(trainer.clock.elapsed(), 2),
+            "psnr": curve[-1]["psnr"], "ssim": None, "samples_per_ray": config.n_samples,
             "eval_resolution": f"{args.reference_pixels} random pixels of each {test.W}x{test.H} test view "
                                f"({len(test.images)} views, the same pixels at every point); PSNR of their MSE; "
                                "no SSIM (whole MLP renders take minutes per view on a CPU)"}
@@ -327,28 +304,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=900.0, help="training seconds of our configuration")
     parser.add_argument("--strategy", default="baseline", choices=("baseline", "soft", "hard", "hybrid"))
-    parser.add_argument("--field", default="tensorf", choices=("tensorf", "mlp"))
     parser.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the original project's configuration (two alpha handlings)")
     parser.add_argument("--reference-budget", type=float, default=None, help="default: --budget")
     parser.add_argument("--data", default=default_data())
+    parser.add_argument("--test-data", default=None, help="take the test views from this folder (default: --data)")
     parser.add_argument("--eval-every", type=float, default=60.0, help="training seconds between evaluations")
-    parser.add_argument("--test-views", type=int, default=10)
+    parser.add_argument("--test-views", type=int, default=None, help="at most this many test views (default: all)")
     parser.add_argument("--target", type=float, default=None, help="stop a configuration at this test PSNR")
     parser.add_argument("--out", default="results/bench")
     parser.add_argument("--iterations", type=int, default=0,
                         help="length of our learning-rate schedule (0: calibrated by a 300-step run of the recipe)")
-    parser.add_argument("--batch-rays", type=int, default=4096)
-    parser.add_argument("--grid-upsample", default="0.1:128,0.25:192,0.45:320",
-                        help="FRACTION:RESOLUTION,... coarse-to-fine TensoRF schedule ('' for none)")
-    parser.add_argument("--color-threshold", type=float, default=1e-4,
-                        help="colour only samples with a larger weight (0: all samples)")
     parser.add_argument("--depth-rays", type=int, default=1024, help="extra rays with depth per step (depth strategies)")
-    parser.add_argument("--march-steps", type=int, default=512)
-    parser.add_argument("--max-samples", type=int, default=128)
-    parser.add_argument("--occupancy-resolution", type=int, default=128)
-    parser.add_argument("--occupancy-every", type=int, default=16, help="steps between occupancy-grid updates")
-    parser.add_argument("--grid-resolution", type=int, default=64, help="TensoRF resolution at the start")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a TrainConfig setting of our configuration (JSON values; a.b=v for parameters)")
     parser.add_argument("--reference-pixels", type=int, default=1024, help="evaluated pixels per test view")
     parser.add_argument("--train-views", type=int, default=None, help="default: all 100 (fewer only to develop)")
     args = parser.parse_args(argv)
@@ -358,16 +327,18 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     train_data = load_dataset(args.data, "train", DOWNSCALE, max_views=args.train_views)
-    test = load_dataset(args.data, "test", DOWNSCALE, max_views=args.test_views)
+    test = load_dataset(args.test_data or args.data, "test", DOWNSCALE, max_views=args.test_views)
     load_s = time.perf_counter() - start
-    report = {"benchmark": "lego time-to-PSNR", "scene": args.data,
+    report = {"benchmark": "lego time-to-PSNR", "scene": args.data, "test_data": args.test_data or args.data,
               "command": " ".join(["benchmarks/lego.py", *(sys.argv[1:] if argv is None else argv)]),
               "resolution": f"{train_data.W}x{train_data.H}", "train_views": len(train_data.images),
-              "test_views": len(test.images), "budget_s": args.budget, "reference_budget_s": args.reference_budget,
+              "test_views": len(test.images), "test_images": [Path(p).name for p in test.image_paths],
+              "budget_s": args.budget, "reference_budget_s": args.reference_budget,
               "eval_every_s": args.eval_every, "target_psnr": args.target,
               "machine": {"device": str(device), "torch_threads": torch.get_num_threads(),
                           "cpu_count": os.cpu_count(), "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
-                          "torch": torch.__version__, "OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"]},
+                          "torch": torch.__version__, "OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"],
+                          "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1)},
               "load_s": round(load_s, 1)}
 
     if args.strategy != "baseline":
@@ -379,21 +350,14 @@ def main(argv=None) -> int:
                            "mean_reprojection_error_px": round(stats["mean_reprojection_error"], 3),
                            "triangulation_s": round(time.perf_counter() - start, 1)}
 
-    field_kwargs = {"resolution": args.grid_resolution} if args.field == "tensorf" else {}
-    upsample = [[float(f), int(g)] for f, g in (item.split(":") for item in args.grid_upsample.split(",") if item)]
-    if upsample and args.field != "tensorf":
-        raise ValueError("--grid-upsample needs --field tensorf (pass --grid-upsample '' for the MLP)")
-    overrides = dict(field=args.field, field_kwargs=field_kwargs, batch_rays=args.batch_rays,
-                     grid_upsample=upsample, color_threshold=args.color_threshold,
-                     march_steps=args.march_steps, max_samples=args.max_samples,
-                     occupancy_resolution=args.occupancy_resolution, occupancy_every=args.occupancy_every,
-                     val_every=10 ** 9, checkpoint_every=10 ** 9,
-                     depth_rays=args.depth_rays if args.strategy != "baseline" else 0)
+    overrides = merge_settings(LEGO_RECIPE, dict(val_every=10 ** 9, checkpoint_every=10 ** 9,
+                                                 depth_rays=args.depth_rays if args.strategy != "baseline" else 0),
+                               parse_settings(args.set))
     work = Path(tempfile.mkdtemp(prefix="lego_bench_"))
     try:
         iterations = args.iterations
         if not iterations:  # calibrate the schedule's length: the whole recipe compressed into 300 steps
-            probe = config_for_profile("quick", args.strategy, iterations=300, **overrides)
+            probe = config_for_profile("quick", args.strategy, **merge_settings(overrides, {"iterations": 300}))
             result = train(train_data, probe, work / "calibrate", device=device, resume=False, progress=False)
             # a lower bound on the real run's rate: its occupancy grid empties further with training;
             # stopped_by says which limit ended the run
@@ -401,28 +365,28 @@ def main(argv=None) -> int:
             report["iterations_calibration"] = {
                 "steps": result.steps, "seconds": round(result.train_seconds, 2),
                 "note": "a throw-away run of the same recipe with a 300-step schedule; sets the schedule's length"}
-        config = config_for_profile("quick", args.strategy, iterations=iterations, **overrides)
+        config = config_for_profile("quick", args.strategy, **merge_settings(overrides, {"iterations": iterations}))
         report["ours"] = run_ours(config, train_data, test, args, device, work)
+
+        if args.reference:
+            if train_data.background.tolist() != [1.0, 1.0, 1.0]:
+                raise ValueError(f"{args.data}: expected train images composited on white")
+            report["reference"] = {
+                "setup": "paper MLP (8x256, PE 10/4), 64 stratified samples, no hierarchical pass, "
+                         "1024 rays from one random image per step, Adam 5e-4 without decay, white background",
+                "alpha_dropped": run_reference("alpha_dropped", raw_rgb(train_data, DOWNSCALE), train_data, test, args,
+                                               device, work),
+                "alpha_composited": run_reference("alpha_composited", train_data.images, train_data, test, args,
+                                                  device, work),
+            }
+            report["comparison"] = {name: compare(report["ours"], report["reference"][name])
+                                    for name in ("alpha_dropped", "alpha_composited")}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    if args.reference:
-        white = train_data.images if train_data.background.tolist() == [1.0, 1.0, 1.0] else None
-        if white is None:
-            raise ValueError(f"{args.data}: expected train images composited on white")
-        report["reference"] = {
-            "setup": "paper MLP (8x256, PE 10/4), 64 stratified samples, no hierarchical pass, "
-                     "1024 rays from one random image per step, Adam 5e-4, white background in the renderer",
-            "alpha_dropped": run_reference("raw RGB, alpha ignored (black background), as the original",
-                                           raw_rgb(train_data, DOWNSCALE), train_data, test, args),
-            "alpha_composited": run_reference("RGB composited on white (the alpha fix)", white, train_data, test, args),
-        }
-        report["comparison"] = {name: compare(report["ours"], report["reference"][name])
-                                for name in ("alpha_dropped", "alpha_composited")}
-
     report["peak_memory_bytes"] = peak_memory_bytes(device)
     report["total_s"] = round(time.perf_counter() - wall, 1)
-    out = Path(args.out) / f"lego_{args.strategy}_{args.field}.json"
+    out = Path(args.out) / f"lego_{args.strategy}_{report['ours']['config']['field']}.json"
     atomic_json(out, report)
     report["written"] = str(out)
     print(json.dumps(report, indent=1))

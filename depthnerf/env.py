@@ -11,42 +11,7 @@ from pathlib import Path
 import torch
 
 
-# %% 00_Setup_and_Dependencies.ipynb · cell c03
-PROFILES: dict[str, dict] = {
-    "smoke": dict(
-        downscale=8, max_train_views=8, max_test_views=2, field="tensorf", grid_resolution=32,
-        iterations=30, batch_rays=256, n_samples=32, march_steps=128, max_samples=48,
-        val_every=15, checkpoint_every=15, render_frames=3, render_downscale=8,
-    ),
-    "quick": dict(
-        downscale=2, max_train_views=None, max_test_views=None, field="tensorf", grid_resolution=128,
-        iterations=800, batch_rays=2048, n_samples=64, march_steps=256, max_samples=64,
-        val_every=250, checkpoint_every=250, render_frames=40, render_downscale=2,
-    ),
-    "full": dict(
-        downscale=1, max_train_views=None, max_test_views=None, field="tensorf", grid_resolution=300,
-        iterations=30000, batch_rays=4096, n_samples=128, march_steps=1024, max_samples=256,
-        val_every=2500, checkpoint_every=2500, render_frames=120, render_downscale=1,
-    ),
-}
-
-
-def profile_settings(profile: str, **overrides) -> dict:
-    """Settings of a run profile (``smoke``, ``quick`` or ``full``), with keyword overrides.
-
-    >>> profile_settings("smoke")["iterations"]
-    30
-    >>> profile_settings("smoke", iterations=5)["iterations"]
-    5
-    """
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {sorted(PROFILES)}")
-    unknown = set(overrides) - set(PROFILES[profile])
-    if unknown:
-        raise ValueError(f"unknown profile settings {sorted(unknown)}: known are {sorted(PROFILES[profile])}")
-    return {**PROFILES[profile], **overrides}
-
-
+# %% 00_Setup_and_Dependencies.ipynb · cell c15
 def select_device(prefer: str | None = None) -> torch.device:
     """CUDA when present, else Apple MPS, else CPU; ``prefer`` (e.g. ``"cpu"``) forces one."""
     if prefer:
@@ -74,6 +39,7 @@ def device_report(device: torch.device | None = None) -> dict:
     return report
 
 
+# %% 00_Setup_and_Dependencies.ipynb · cell c18
 # (import name, pip name, why the project needs it)
 DEPENDENCIES = [
     ("torch", "torch", "fields, rendering and training"),
@@ -88,6 +54,7 @@ DEPENDENCIES = [
     ("pycolmap", "pycolmap", "COLMAP models and triangulation"),
     ("nbconvert", "nbconvert", "exporting notebooks to the package"),
     ("papermill", "papermill", "running notebooks headless"),
+    ("ray", "ray", "the studies' sweeps"),
 ]
 
 
@@ -107,11 +74,12 @@ def check_dependencies() -> list[DependencyStatus]:
             importlib.import_module(module)
             statuses.append(DependencyStatus(pip_name, importlib.metadata.version(pip_name), None, purpose))
         except Exception as err:  # an import can fail with any error (e.g. a broken binary)
-            problem = f"{type(err).__name__}: {err}. Fix: pip install -r requirements.txt"
+            problem = f"{type(err).__name__}: {err}. Fix: pip install -r requirements.txt -c requirements.lock"
             statuses.append(DependencyStatus(pip_name, None, problem, purpose))
     return statuses
 
 
+# %% 00_Setup_and_Dependencies.ipynb · cell c23
 SHARED_DATA = Path("..") / "shared" / "data"
 KNOWN_DATASETS = {
     "lego": ["data/nerf_synthetic/lego", str(SHARED_DATA / "nerf_synthetic" / "lego")],

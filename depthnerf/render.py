@@ -4,12 +4,20 @@
 import math
 from pathlib import Path
 
+import imageio.v2 as imageio
+import imageio.v3 as iio
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from depthnerf.data import look_at
-from depthnerf.train import atomic_write
+from depthnerf.cameras import average_pose, look_at
+from depthnerf.figures import save_figure
+from depthnerf.io import atomic_write
+from depthnerf.rays import camera_rays
+from depthnerf.rendering import render_chunked
 
 
 # %% 08_Rendering_and_Visualization.ipynb · cell c03
@@ -18,6 +26,7 @@ UP_SNAP_DEGREES = 25.0
 
 
 def normalize(v: np.ndarray) -> np.ndarray:
+    """``v`` divided by its length along the last axis."""
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
@@ -43,6 +52,7 @@ def scene_up(poses: np.ndarray) -> np.ndarray:
     return axis if up @ axis > math.cos(math.radians(UP_SNAP_DEGREES)) else up
 
 
+# %% 08_Rendering_and_Visualization.ipynb · cell c19
 def orbit_poses(poses: np.ndarray, n_frames: int, target=(0.0, 0.0, 0.0)) -> np.ndarray:
     """``n_frames`` camera-to-world poses ``[n,4,4]`` on a full circle around ``target``, at the
     median radius and elevation of ``poses`` (up: the cameras' mean up axis), looking at ``target``.
@@ -66,18 +76,13 @@ def orbit_poses(poses: np.ndarray, n_frames: int, target=(0.0, 0.0, 0.0)) -> np.
     return np.stack([look_at(eye, target, up) for eye in eyes]).astype(np.float32)
 
 
-def average_pose(poses: np.ndarray) -> np.ndarray:
-    """The mean camera: mean centre, mean back axis ``z``, mean up ``y`` made orthogonal (``[4,4]``)."""
-    back = normalize(poses[:, :3, 2].mean(0))
-    right = normalize(np.cross(poses[:, :3, 1].mean(0), back))
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, np.cross(back, right), back, poses[:, :3, 3].mean(0)
-    return pose
-
-
+# %% 08_Rendering_and_Visualization.ipynb · cell c22
 def spiral_poses(poses: np.ndarray, near: float, far: float, n_frames: int, n_turns: float = 2.0,
                  z_rate: float = 0.5, radius_percentile: float = 90.0) -> np.ndarray:
-    """LLFF-style spiral ``[n,4,4]`` around the average pose (see the markdown above).
+    """LLFF-style spiral ``[n,4,4]`` around ``average_pose(poses)``: the centre offset by
+    ``r * (cos t, -sin t, -sin(z_rate t))`` in that pose's frame (``r``: the ``radius_percentile`` of
+    the cameras' absolute offsets per axis) for ``t`` over ``n_turns`` turns, every camera looking at
+    the point on the average viewing axis at the focus distance ``1 / (0.75 / (5 far) + 0.25 / (0.9 near))``.
 
     >>> fan = np.stack([np.eye(4)] * 3); fan[:, 0, 3] = [-0.1, 0.0, 0.1]
     >>> path = spiral_poses(fan, 1.0, 10.0, 8)
@@ -97,9 +102,20 @@ def spiral_poses(poses: np.ndarray, near: float, far: float, n_frames: int, n_tu
     return np.stack(path).astype(np.float32)
 
 
+# %% 08_Rendering_and_Visualization.ipynb · cell c25
+def path_kind(data) -> str:
+    """``"spiral"`` for a forward-facing scene (or one marked ``ndc``), else ``"orbit"``.
+
+    >>> path_kind(type("Rig", (), {"poses": np.stack([np.eye(4)] * 3)})())
+    'spiral'
+    """
+    return "spiral" if getattr(data, "ndc", False) or is_forward_facing(data.poses) else "orbit"
+
+
 def camera_path(data, n_frames: int) -> np.ndarray:
-    """The render path of a scene: a spiral when it is forward-facing, else an orbit."""
-    if getattr(data, "ndc", False) or is_forward_facing(data.poses):
+    """The ``n_frames`` poses ``[n,4,4]`` of a scene's render path: a spiral when it is forward-facing,
+    else an orbit (:func:`path_kind`)."""
+    if path_kind(data) == "spiral":
         return spiral_poses(data.poses, data.near, data.far, n_frames)
     return orbit_poses(data.poses, n_frames)
 
@@ -107,17 +123,15 @@ def camera_path(data, n_frames: int) -> np.ndarray:
 # %% 08_Rendering_and_Visualization.ipynb · cell c05
 def render_path(run, poses: np.ndarray, intrinsics: np.ndarray, H: int, W: int, background,
                 chunk: int = 8192, progress: bool = True) -> dict[str, np.ndarray]:
-    """Render ``poses [F,4,4]`` with one pinhole ``intrinsics [3,3]``: ``rgb [F,H,W,3]`` (clipped
-    to [0, 1]), ``depth`` (expected ray depth) and ``acc [F,H,W]`` as numpy arrays."""
-    from depthnerf import core
-    from depthnerf.train import render_rays_chunked
-
+    """Render ``poses [F,4,4]`` of a ``runs.TrainedRun`` with one pinhole ``intrinsics [3,3]``:
+    ``rgb [F,H,W,3]`` (clipped to [0, 1]), ``depth`` (expected ray depth) and ``acc [F,H,W]`` as numpy
+    arrays."""
     device = next(run.field.parameters()).device
     background = torch.as_tensor(np.asarray(background), dtype=torch.float32, device=device)
     frames: dict[str, list] = {"rgb": [], "depth": [], "acc": []}
     for pose in tqdm(poses, desc=f"render {run.config.strategy}", disable=not progress):
-        rays = core.camera_rays(torch.as_tensor(intrinsics, device=device), torch.as_tensor(pose, device=device), H, W)
-        out = render_rays_chunked(run.field, run.strategy, run.sampler, rays, background, chunk)
+        rays = camera_rays(torch.as_tensor(intrinsics, device=device), torch.as_tensor(pose, device=device), H, W)
+        out = render_chunked(run.field, run.eval_sampler, rays, background, chunk)
         for key in frames:
             frames[key].append(out[key].reshape(H, W, *out[key].shape[1:]).cpu().numpy())
     result = {key: np.stack(value) for key, value in frames.items()}
@@ -145,13 +159,12 @@ def colorize_depth(depth: np.ndarray, lo: float, hi: float, cmap: str = "turbo")
     >>> colorize_depth(np.array([[0.0, 10.0]]), 0.0, 10.0).shape
     (1, 2, 3)
     """
-    import matplotlib
-
     scaled = np.clip((depth - lo) / max(hi - lo, 1e-8), 0.0, 1.0)
     return (matplotlib.colormaps[cmap](scaled)[..., :3] * 255).round().astype(np.uint8)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Images in [0, 1] -> uint8 (clipped, rounded)."""
     return (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
@@ -164,16 +177,12 @@ def pad_even(frames: np.ndarray) -> np.ndarray:
 
 def write_gif(path: Path | str, frames: np.ndarray, fps: float = 10.0) -> Path:
     """``frames [F,H,W,3]`` uint8 -> looping GIF (written atomically)."""
-    import imageio.v3 as iio
-
     return atomic_write(path, lambda tmp: iio.imwrite(tmp, frames, extension=".gif",
                                                       duration=1000.0 / fps, loop=0))
 
 
 def write_mp4(path: Path | str, frames: np.ndarray, fps: float = 10.0) -> Path:
     """``frames [F,H,W,3]`` uint8 -> H.264 MP4 (written atomically; odd sizes padded to even)."""
-    import imageio.v2 as imageio
-
     def write(tmp):
         with imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
                                 pixelformat="yuv420p", macro_block_size=1, quality=8) as writer:
@@ -183,10 +192,9 @@ def write_mp4(path: Path | str, frames: np.ndarray, fps: float = 10.0) -> Path:
     return atomic_write(path, write)
 
 
+# %% 08_Rendering_and_Visualization.ipynb · cell c28
 def label_banner(text: str, width: int, height: int = 16) -> np.ndarray:
     """A white ``[height, width, 3]`` uint8 strip with ``text`` in black (Pillow's default font)."""
-    from PIL import Image, ImageDraw
-
     banner = Image.new("RGB", (width, height), "white")
     ImageDraw.Draw(banner).text((3, 2), text, fill="black")
     return np.asarray(banner)
@@ -209,6 +217,7 @@ def side_by_side(columns: dict[str, list[np.ndarray]], min_width: int = 160, gap
     return np.concatenate(tiles, axis=2)
 
 
+# %% 08_Rendering_and_Visualization.ipynb · cell c31
 def write_strategy_videos(renders: dict, out_dir: Path | str, lo: float, hi: float, fps: float = 10.0) -> dict:
     """``rgb.gif``, ``rgb.mp4``, ``depth.gif``, ``depth.mp4`` of one strategy into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -223,10 +232,6 @@ def plot_test_view(test_data, views: dict, path_rgb: Path | str, path_depth: Pat
                    lo: float, hi: float, view: int = 0) -> tuple[Path, Path]:
     """Write the colour and depth still frames of test view ``view`` (``views``: strategy ->
     ``run.render_views`` output for ``[view]``)."""
-    import matplotlib.pyplot as plt
-
-    from depthnerf.evaluate import save_figure
-
     columns = len(views) + 1
     fig, axes = plt.subplots(1, columns, figsize=(2.8 * columns, 3.2), squeeze=False)
     axes[0, 0].imshow(test_data.images[view])

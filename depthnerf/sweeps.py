@@ -13,10 +13,16 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from depthnerf.data import SceneData, corrupt_depth, load_dataset, select_views, triangulate_sparse_depth
-from depthnerf.env import profile_settings
+import depthnerf
+from depthnerf.config import TrainConfig, config_for_profile, profile_settings
+from depthnerf.datasets import corrupt_depth, load_dataset, select_views
 from depthnerf.evaluate import evaluate_run, read_cost
-from depthnerf.train import atomic_json, atomic_write, config_for_profile, load_run, make_strategy, train
+from depthnerf.io import atomic_json, atomic_write
+from depthnerf.runs import load_run
+from depthnerf.scene import SceneData
+from depthnerf.sparse_depth import triangulate_sparse_depth
+from depthnerf.strategies import make_strategy
+from depthnerf.trainer import train
 
 
 # %% Analysis/sweeps.ipynb · cell c03
@@ -83,22 +89,34 @@ def resolve_data(data: str, workdir: Path | str) -> str:
     return str(Path(workdir) / data)
 
 
+def trial_config(trial: Trial) -> TrainConfig:
+    """The ``TrainConfig`` of a trial: its profile's, with its seed, strategy parameters and ``train`` overrides.
+
+    >>> trial = Trial("soft", profile="smoke", strategy_params={"soft_weight": 0.1}, train={"iterations": 5})
+    >>> config = trial_config(trial)
+    >>> config.iterations, config.batch_rays, config.strategy_params.soft_weight
+    (5, 256, 0.1)
+    """
+    overrides = {"seed": trial.seed, "strategy_params": trial.strategy_params, **trial.train}
+    return config_for_profile(trial.profile, trial.strategy, **overrides)
+
+
 def load_trial_data(trial: Trial, workdir: Path | str) -> tuple[SceneData, SceneData, dict]:
     """``(train, test, depth_info)`` of a trial: its training views with the depth it is given."""
     settings = profile_settings(trial.profile)
-    downscale = trial.downscale or settings["downscale"]
+    downscale = trial.downscale or settings.downscale
     data = resolve_data(trial.data, workdir)
     root = Path(workdir) / "data"
     options = {"sparse_depth": trial.depth_source} if trial.depth_source in ("colmap", "dsnerf") else {}
     train_data = load_dataset(data, "train", downscale, root=root, **options)
-    test_views = trial.test_views or settings["max_test_views"]
+    test_views = trial.test_views or settings.max_test_views
     test_data = load_dataset(data, "test", downscale, root=root, max_views=test_views)
     views = np.arange(len(train_data))
     if trial.n_views is not None:
         views = select_views(train_data, trial.n_views, seed=trial.seed)
         train_data = train_data.subset(views)
     info = {"train_views": views.tolist()}
-    if make_strategy(trial.strategy, **trial.strategy_params).needs_depth:
+    if make_strategy(trial_config(trial)).needs_depth:
         if trial.depth_source == "triangulated":
             train_data, stats = triangulate_sparse_depth(train_data)
             info |= {"triangulated_points": stats["points"],
@@ -122,8 +140,7 @@ def run_trial(trial: Trial, results: str, study: str, workdir: str) -> dict:
     try:
         atomic_json(out_dir / "trial.json", trial.to_dict())
         train_data, test_data, depth_info = load_trial_data(trial, workdir)
-        overrides = {"seed": trial.seed, "strategy_params": trial.strategy_params, **trial.train}
-        config = config_for_profile(trial.profile, trial.strategy, **overrides)
+        config = trial_config(trial)
         result = train(train_data, config, out_dir, progress=False)
         if result.interrupted:
             raise TrialInterrupted(f"{trial.trial_id}: interrupted after step {result.steps} of {config.iterations} "
@@ -137,10 +154,12 @@ def run_trial(trial: Trial, results: str, study: str, workdir: str) -> dict:
         (out_dir / "error.txt").unlink(missing_ok=True)
         return record
     except TrialInterrupted as err:
-        atomic_write(out_dir / "error.txt", lambda tmp: tmp.write_text(f"interrupted: {err}\n"))
+        message = f"interrupted: {err}\n"
+        atomic_write(out_dir / "error.txt", lambda tmp: tmp.write_text(message))
         raise
     except BaseException:
-        atomic_write(out_dir / "error.txt", lambda tmp: tmp.write_text(traceback.format_exc()))
+        message = traceback.format_exc()
+        atomic_write(out_dir / "error.txt", lambda tmp: tmp.write_text(message))
         raise
 
 
@@ -152,8 +171,6 @@ class SweepError(RuntimeError):
 def connect_ray(num_cpus: int | None = None) -> dict:
     """Start or join Ray; return its resources. ``RAY_ADDRESS`` set: join that cluster."""
     import ray
-
-    import depthnerf
 
     if not ray.is_initialized():
         runtime_env = {"py_modules": [depthnerf],
@@ -233,21 +250,6 @@ def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", 
                             for t in trials for k, v in failures.items() if t.trial_id == k)
         raise SweepError(f"{len(failures)} of {len(pending)} trials of study {study!r} failed:\n{listing}")
     return [json.loads((trial_dir(results, study, t) / "evaluation.json").read_text()) for t in trials]
-
-
-# %% Analysis/sweeps.ipynb · cell c09
-STUDY_TRAIN = {"smoke": {}, "quick": {"iterations": 500, "batch_rays": 1024}, "full": {}}
-
-
-def study_train_settings(profile: str, **overrides) -> dict:
-    """The ``TrainConfig`` overrides of a study's trials for ``profile``, plus ``overrides``.
-
-    >>> study_train_settings("quick", depth_rays=256)
-    {'iterations': 500, 'batch_rays': 1024, 'depth_rays': 256}
-    """
-    if profile not in STUDY_TRAIN:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {sorted(STUDY_TRAIN)}")
-    return {**STUDY_TRAIN[profile], **overrides}
 
 
 # %% Analysis/sweeps.ipynb · cell c11

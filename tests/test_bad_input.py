@@ -14,15 +14,16 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from depthnerf import data as D
-from depthnerf.data import DataError
+from depthnerf.datasets import load_dataset
+from depthnerf.embedded import write_embedded_scene
+from depthnerf.scene import DataError
 
 VIEWS = {"train": 3, "val": 1, "test": 1}
 
 
 @pytest.fixture(scope="module")
 def blender_source(tmp_path_factory):
-    return D.write_embedded_scene(tmp_path_factory.mktemp("source") / "scene", size=16, views=VIEWS)
+    return write_embedded_scene(tmp_path_factory.mktemp("source") / "scene", size=16, views=VIEWS)
 
 
 @pytest.fixture
@@ -68,9 +69,9 @@ def llff(tmp_path):
 
 
 def test_the_valid_copies_load(blender, llff):
-    scene = D.load_dataset(blender, "train")
+    scene = load_dataset(blender, "train")
     assert scene.images.shape == (3, 16, 16, 3) and scene.depth is not None
-    assert D.load_dataset(llff, "all", 8, sparse_depth="dsnerf").depth_mask.sum() == 6
+    assert load_dataset(llff, "all", 8, sparse_depth="dsnerf").depth_mask.sum() == 6
 
 
 # ---------------------------------------------------------------- Blender layout
@@ -234,7 +235,7 @@ def test_bad_blender_input(blender, case):
     breakage, message = BLENDER_CASES[case]
     breakage(blender)
     with pytest.raises(DataError, match=message):
-        D.load_dataset(blender, "train")
+        load_dataset(blender, "train")
 
 
 # ---------------------------------------------------------------- LLFF layout and DS-NeRF depth
@@ -307,7 +308,7 @@ def test_bad_llff_input(llff, case):
     breakage, message = LLFF_CASES[case]
     breakage(llff)
     with pytest.raises(DataError, match=message):
-        D.load_dataset(llff, "all", 8, sparse_depth="dsnerf")
+        load_dataset(llff, "all", 8, sparse_depth="dsnerf")
 
 
 # ---------------------------------------------------------------- the embedded scene's folder
@@ -349,6 +350,6 @@ def test_a_folder_depthnerf_did_not_create_is_never_deleted(tmp_path, make):
     before = keep.read_bytes()
     with pytest.raises(DataError, match=r"data/embedded: exists but was not created by depthnerf .* will not be "
                                         r"deleted or replaced: move it away, or pass another root"):
-        D.load_dataset("embedded", "train", root=tmp_path / "data")
+        load_dataset("embedded", "train", root=tmp_path / "data")
     assert keep.read_bytes() == before
     assert not list((tmp_path / "data").glob(".embedded-*")), "nothing generated or left behind"

@@ -234,7 +234,7 @@ def test_paths_with_quotes_and_spaces_are_arguments_not_source(tmp_path, sums):
 
 def _fake_current_embedded(data: Path):
     """A data/embedded that ensure_embedded_scene takes as current (so nothing is generated)."""
-    from depthnerf.data import EMBEDDED_VERSION
+    from depthnerf.embedded import EMBEDDED_VERSION
     (data / "embedded").mkdir(parents=True)
     (data / "embedded" / "transforms_test.json").write_text(
         json.dumps({"generator": f"depthnerf.data.write_embedded_scene v{EMBEDDED_VERSION}"}))

@@ -1,4 +1,4 @@
-"""Evaluation: metric functions on known inputs, LPIPS without downloads, and the whole table of two
+"""Evaluation: metric functions (depthnerf.metrics) on known inputs, LPIPS without downloads, and the whole table of two
 tiny trained models checked against metrics computed independently here."""
 import csv
 import json
@@ -12,9 +12,11 @@ import torch
 import torchvision
 from skimage.metrics import structural_similarity
 
-from depthnerf import evaluate
-from depthnerf.data import load_dataset
-from depthnerf.train import TrainConfig, load_run, train
+from depthnerf import evaluate, figures, metrics
+from depthnerf.config import TrainConfig
+from depthnerf.datasets import load_dataset
+from depthnerf.runs import load_run
+from depthnerf.trainer import train
 
 TRAINED = ("baseline", "soft")
 ITERATIONS = 30
@@ -22,17 +24,17 @@ ITERATIONS = 30
 
 def test_psnr_of_a_known_mse_and_the_cap_for_identical_images():
     target = np.zeros((4, 5, 3))
-    assert evaluate.psnr(np.full((4, 5, 3), 0.1), target) == pytest.approx(20.0)   # MSE 0.01
-    assert evaluate.psnr(np.full((4, 5, 3), 0.01), target) == pytest.approx(40.0)  # MSE 1e-4
-    assert evaluate.psnr(target, target) == 100.0  # MSE floored at 1e-10
+    assert metrics.psnr(np.full((4, 5, 3), 0.1), target) == pytest.approx(20.0)   # MSE 0.01
+    assert metrics.psnr(np.full((4, 5, 3), 0.01), target) == pytest.approx(40.0)  # MSE 1e-4
+    assert metrics.psnr(target, target) == 100.0  # MSE floored at 1e-10
 
 
 def test_ssim_is_one_for_identical_images_and_drops_with_noise():
     rng = np.random.default_rng(0)
     image = rng.uniform(size=(16, 16, 3))
     noisy = np.clip(image + rng.normal(0, 0.2, image.shape), 0, 1)
-    assert evaluate.ssim(image, image) == pytest.approx(1.0)
-    assert evaluate.ssim(noisy, image) < 0.9
+    assert metrics.ssim(image, image) == pytest.approx(1.0)
+    assert metrics.ssim(noisy, image) < 0.9
 
 
 def test_depth_metrics_by_hand():
@@ -40,12 +42,12 @@ def test_depth_metrics_by_hand():
     gt = np.array([[1.0, 1.0], [2.0, 0.0], [2.0, 5.0]])
     mask = np.array([[True, True], [True, True], [True, False]])
     # valid: (1,1), (2,1), (4,2), (0,2); gt = 0 and mask False are excluded
-    m = evaluate.depth_metrics(pred, gt, mask)
+    m = metrics.depth_metrics(pred, gt, mask)
     assert m["pixels"] == 4
     assert m["absrel"] == pytest.approx((0 + 1 + 1 + 1) / 4)
     assert m["rmse"] == pytest.approx(np.sqrt((0 + 1 + 4 + 4) / 4))
     assert m["delta1"] == pytest.approx(1 / 4)  # ratios 1, 2, 2 and a zero prediction (a miss)
-    assert evaluate.depth_metrics(pred, gt, np.zeros_like(mask))["absrel"] is None
+    assert metrics.depth_metrics(pred, gt, np.zeros_like(mask))["absrel"] is None
 
 
 @pytest.mark.filterwarnings("ignore:.*(pretrained|weight enum).*:UserWarning")
@@ -53,33 +55,33 @@ def test_lpips_random_trunk_is_zero_for_identical_images():
     model = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)
     rng = np.random.default_rng(1)
     a, b = rng.uniform(size=(2, 32, 32, 3))
-    assert evaluate.lpips_distance(model, a, a) == pytest.approx(0.0, abs=1e-7)
-    assert evaluate.lpips_distance(model, a, b) > 0
+    assert metrics.lpips_distance(model, a, a) == pytest.approx(0.0, abs=1e-7)
+    assert metrics.lpips_distance(model, a, b) > 0
 
 
 def test_alexnet_weights_are_found_and_loaded_without_download(tmp_path, monkeypatch):
-    monkeypatch.delenv(evaluate.ALEXNET_ENV, raising=False)
+    monkeypatch.delenv(metrics.ALEXNET_ENV, raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    path, note = evaluate.find_alexnet_weights()
-    assert path is None and evaluate.ALEXNET_FILE in note and evaluate.ALEXNET_ENV in note
+    path, note = metrics.find_alexnet_weights()
+    assert path is None and metrics.ALEXNET_FILE in note and metrics.ALEXNET_ENV in note
 
     torch.manual_seed(3)
     state = torchvision.models.alexnet(weights=None).state_dict()
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
-    torch.save(state, tmp_path / "hub" / "checkpoints" / evaluate.ALEXNET_FILE)
-    assert evaluate.find_alexnet_weights() == (tmp_path / "hub" / "checkpoints" / evaluate.ALEXNET_FILE, "")
+    torch.save(state, tmp_path / "hub" / "checkpoints" / metrics.ALEXNET_FILE)
+    assert metrics.find_alexnet_weights() == (tmp_path / "hub" / "checkpoints" / metrics.ALEXNET_FILE, "")
     torch.save(state, tmp_path / "elsewhere.pth")
-    monkeypatch.setenv(evaluate.ALEXNET_ENV, str(tmp_path / "elsewhere.pth"))
-    path, _ = evaluate.find_alexnet_weights()
+    monkeypatch.setenv(metrics.ALEXNET_ENV, str(tmp_path / "elsewhere.pth"))
+    path, _ = metrics.find_alexnet_weights()
     assert path == tmp_path / "elsewhere.pth"
 
-    model = evaluate.lpips_model(path)
+    model = metrics.lpips_model(path)
     trunk = dict(model.net.named_parameters())
     assert torch.equal(trunk["slice1.0.weight"], state["features.0.weight"])
     assert torch.equal(trunk["slice5.10.bias"], state["features.10.bias"])
     torch.save({"features.0.weight": state["features.0.weight"]}, tmp_path / "partial.pth")
     with pytest.raises(ValueError, match="partial.pth.*features.3.weight"):
-        evaluate.lpips_model(tmp_path / "partial.pth")
+        metrics.lpips_model(tmp_path / "partial.pth")
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +93,10 @@ def evaluated(tmp_path_factory):
     test_data = load_dataset("embedded", "test", downscale=5, max_views=2)
     for strategy in TRAINED:
         config = TrainConfig(strategy=strategy, iterations=ITERATIONS, batch_rays=256, n_samples=32,
-                             sampler="stratified", field_kwargs={"resolution": 24}, val_every=15,
+                             sampler="stratified", field_params={"resolution": 24}, val_every=15,
                              checkpoint_every=ITERATIONS)
         train(train_data, config, results / strategy, val_data=test_data, progress=False)
-    lpips_net = evaluate.lpips_model(None)  # random trunk: exercises the code path only
+    lpips_net = metrics.lpips_model(None)  # random trunk: exercises the code path only
     evaluation, renders = evaluate.evaluate_all(results, test_data, lpips_net=lpips_net, progress=False)
     evaluate.write_evaluation(evaluation, results)
     return results, test_data, evaluation, renders, lpips_net
@@ -189,12 +191,12 @@ def test_files_and_the_table_command(evaluated):
 
 def test_figures_are_written(evaluated):
     results, test_data, evaluation, renders, _ = evaluated
-    paths = [evaluate.plot_comparison(evaluation, results / "evaluation_comparison.png"),
-             evaluate.plot_training_curves(results, TRAINED, results / "training_curves.png"),
-             evaluate.plot_depth_error_maps(test_data, renders, results / "depth_error_maps.png")]
+    paths = [figures.plot_comparison(evaluation, results / "evaluation_comparison.png"),
+             figures.plot_training_curves(results, TRAINED, results / "training_curves.png"),
+             figures.plot_depth_error_maps(test_data, renders, results / "depth_error_maps.png")]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    curves = evaluate.read_curves(results / "baseline")
+    curves = figures.read_curves(results / "baseline")
     assert len(curves["seconds"]) == ITERATIONS and np.all(np.diff(curves["seconds"]) >= 0)
     assert curves["val_step"] == [15, 30]
 

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from depthnerf.hard import guided_samples, surface_loss
-from depthnerf.soft import (expected_depth_loss, free_space_loss, line_of_sight_loss,
-                            ray_termination_loss)
+from depthnerf.losses import (expected_depth_loss, free_space_loss, line_of_sight_loss, ray_termination_loss,
+                              surface_loss)
+from depthnerf.samplers import guided_samples
 
 D = 4.0
 EPS = 0.3

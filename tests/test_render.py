@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 from depthnerf import render
-from depthnerf.data import load_dataset, look_at
-from depthnerf.train import TrainConfig, load_run, train
+from depthnerf.cameras import average_pose, look_at
+from depthnerf.config import TrainConfig
+from depthnerf.datasets import load_dataset
+from depthnerf.runs import load_run
+from depthnerf.trainer import train
 
 
 def test_orbit_looks_at_the_centre_on_the_cameras_circle():
@@ -31,7 +34,7 @@ def test_spiral_stays_near_the_average_pose_of_a_forward_facing_rig():
     rig = np.stack([look_at(eye, target=(0.0, 0.0, -2.0), up=(0.0, 1.0, 0.0)) for eye in eyes])
     assert render.is_forward_facing(rig)
     path = render.camera_path(type("Scene", (), {"poses": rig, "near": 1.0, "far": 8.0})(), 30)
-    center = render.average_pose(rig)
+    center = average_pose(rig)
     offsets = (path[:, :3, 3] - center[:3, 3]) @ center[:3, :3]
     limit = np.percentile(np.abs((eyes - center[:3, 3]) @ center[:3, :3]), 90, axis=0)
     assert np.all(np.abs(offsets) <= limit + 1e-5), "inside the rig's spread"
@@ -73,7 +76,7 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results") / "baseline"
     scene = load_dataset("embedded", "train", downscale=8, max_views=4)
     config = TrainConfig(iterations=20, batch_rays=256, n_samples=32, sampler="stratified",
-                         field_kwargs={"resolution": 24}, checkpoint_every=20)
+                         field_params={"resolution": 24}, checkpoint_every=20)
     train(scene, config, out, progress=False)
     return load_run(out), scene
 

@@ -1,7 +1,7 @@
 """Nothing executes on load: files that could run code when read are refused, naming the file.
 
 DS-NeRF sparse depth (``colmap_depth_*.npy``, a pickled object array) is read by
-``depthnerf.data.load_npy_restricted``, whose unpickler admits only numpy arrays, dtypes and scalars
+``depthnerf.io.load_npy_restricted``, whose unpickler admits only numpy arrays, dtypes and scalars
 (plus the built-in containers and numbers). Each group of tests below is self-contained, so more
 groups (e.g. torch checkpoints) can be added beside it.
 """
@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from depthnerf import data as D
-from depthnerf.data import DataError
+from depthnerf import datasets as D  # D.load_dataset
+from depthnerf.io import load_npy_restricted
+from depthnerf.scene import DataError
+from depthnerf.sparse_depth import dsnerf_observations
 
 POSTER = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dsnerf_poster_less"
 
@@ -84,7 +86,7 @@ def test_dsnerf_depth_file_that_runs_code_on_load_is_refused(tmp_path, gadget, r
     with pytest.raises(DataError, match=message):
         D.load_dataset(scene, "all", 8, sparse_depth="dsnerf")
     with pytest.raises(DataError, match=message):
-        D.dsnerf_observations(scene, 3)
+        dsnerf_observations(scene, 3)
     assert not marker.exists(), "the pickle ran code while the file was read"
 
 
@@ -97,21 +99,21 @@ def test_restricted_npy_reader_refuses_every_other_global(tmp_path, global_name)
         npy_format.write_array_header_1_0(f, {"descr": "|O", "fortran_order": False, "shape": (1,)})
         f.write(b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"q\x00.")  # protocol 2: GLOBAL module name
     with pytest.raises(DataError, match=rf"colmap_depth_1\.npy: refusing to unpickle {global_name}"):
-        D.load_npy_restricted(path)
+        load_npy_restricted(path)
 
 
 def test_restricted_npy_reader_reads_numpy_2_pickles_and_plain_arrays(tmp_path):
     entries = np.empty(2, dtype=object)
     entries[:] = [_entry(), {"depth": np.float32(2.5), "list": [1, 2.0, "x", (3, None)], "flag": np.bool_(True)}]
     np.save(tmp_path / "objects.npy", entries, allow_pickle=True)  # this numpy names numpy._core.multiarray
-    loaded = D.load_npy_restricted(tmp_path / "objects.npy")
+    loaded = load_npy_restricted(tmp_path / "objects.npy")
     assert (loaded[0]["coord"] == entries[0]["coord"]).all() and loaded[1]["list"] == [1, 2.0, "x", (3, None)]
     assert loaded[1]["depth"] == np.float32(2.5) and loaded[1]["depth"].dtype == np.float32
     np.save(tmp_path / "plain.npy", np.arange(6.0).reshape(2, 3))
-    assert (D.load_npy_restricted(tmp_path / "plain.npy") == np.arange(6.0).reshape(2, 3)).all()
+    assert (load_npy_restricted(tmp_path / "plain.npy") == np.arange(6.0).reshape(2, 3)).all()
     (tmp_path / "junk.npy").write_bytes(b"not an npy file")
     with pytest.raises(DataError, match=r"junk\.npy: cannot read"):
-        D.load_npy_restricted(tmp_path / "junk.npy")
+        load_npy_restricted(tmp_path / "junk.npy")
 
 
 @pytest.mark.data
@@ -119,7 +121,7 @@ def test_restricted_npy_reader_reads_numpy_2_pickles_and_plain_arrays(tmp_path):
 def test_the_real_dsnerf_file_written_by_numpy_1_still_loads():
     """DS-NeRF's own file (numpy 1.x pickles: numpy.core.multiarray._reconstruct) reads as np.load would."""
     path = POSTER / "colmap_depth_1.npy"
-    ours = D.load_npy_restricted(path)
+    ours = load_npy_restricted(path)
     theirs = np.load(path, allow_pickle=True)  # trusted: the shared data set, compared only
     assert len(ours) == len(theirs) == 14
     for a, b in zip(ours, theirs):
@@ -131,10 +133,11 @@ def test_the_real_dsnerf_file_written_by_numpy_1_still_loads():
 def _tiny_trained_run(out_dir: Path, stop_at=None):
     import torch  # noqa: F401  (the trainer needs it; imported here to keep the npy tests light)
 
-    from depthnerf.train import TrainConfig, train
+    from depthnerf.config import TrainConfig
+    from depthnerf.trainer import train
 
     data = D.load_dataset("embedded", "train", downscale=8, max_views=3)
-    config = TrainConfig(iterations=6, batch_rays=64, n_samples=16, field_kwargs={"resolution": 16},
+    config = TrainConfig(iterations=6, batch_rays=64, n_samples=16, field_params={"resolution": 16},
                          occupancy_resolution=16, val_every=100, checkpoint_every=3)
     train(data, config, out_dir, stop_at=stop_at, progress=False)
     return data, config
@@ -151,7 +154,7 @@ def _poison(path: Path, marker: Path) -> None:
 
 def test_a_model_that_runs_code_on_load_is_refused(tmp_path):
     from depthnerf.evaluate import evaluate_all
-    from depthnerf.train import load_run
+    from depthnerf.runs import load_run
 
     marker = tmp_path / "MARKER"
     data, _ = _tiny_trained_run(tmp_path / "baseline")
@@ -164,20 +167,14 @@ def test_a_model_that_runs_code_on_load_is_refused(tmp_path):
 
 
 def test_a_checkpoint_that_runs_code_on_load_is_refused(tmp_path):
-    import sys
-
-    from depthnerf.train import train
+    from depthnerf.io import read_saved
+    from depthnerf.trainer import train
 
     marker = tmp_path / "MARKER"
     data, config = _tiny_trained_run(tmp_path / "run", stop_at=3)
     _poison(tmp_path / "run" / "checkpoint.pth", marker)
     with pytest.raises(RuntimeError, match=r"refusing to load checkpoint .*checkpoint.pth.*could run code"):
         train(data, config, tmp_path / "run", progress=False)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    try:
-        import lego
-    finally:
-        sys.path.pop(0)
     with pytest.raises(RuntimeError, match="refusing to load checkpoint"):
-        lego.load_state(tmp_path / "run", data, "cpu")
+        read_saved(tmp_path / "run" / "checkpoint.pth", "checkpoint")  # the benchmarks' loader
     assert not marker.exists()

@@ -1,14 +1,19 @@
-"""The shared trainer: files, resume, loud failure without depth, evaluation around own depth."""
+"""The shared trainer: files, resume, loud failure without depth, evaluation around own depth, callbacks,
+and a strategy registered outside the package training through it."""
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from depthnerf import core
-from depthnerf.data import load_dataset
-from depthnerf.hard import HardStrategy
-from depthnerf.train import RaySampler, TrainConfig, load_run, make_strategy, train
+from depthnerf.config import TrainConfig
+from depthnerf.datasets import load_dataset
+from depthnerf.rays import RayBundle
+from depthnerf.rendering import render_rays
+from depthnerf.runs import load_run
+from depthnerf.samplers import StratifiedSampler
+from depthnerf.strategies import hard, hybrid
+from depthnerf.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +25,7 @@ def tiny():
 
 def tiny_config(strategy="baseline", iterations=24, **kw):
     settings = dict(strategy=strategy, iterations=iterations, batch_rays=256, n_samples=32,
-                    field_kwargs={"resolution": 24}, occupancy_resolution=16, occupancy_warmup=4,
+                    field_params={"resolution": 24}, occupancy_resolution=16, occupancy_warmup=4,
                     occupancy_every=4, val_every=12, checkpoint_every=8)
     return TrainConfig(**{**settings, **kw})
 
@@ -70,8 +75,8 @@ def test_interrupted_run_resumes_to_identical_weights(tiny, tmp_path):
 
 def test_coarse_to_fine_run_resumes_across_an_upsample_and_loads_at_its_final_resolution(tiny, tmp_path):
     train_data, val_data = tiny
-    config = tiny_config(iterations=20, grid_upsample=[[0.25, 32], [0.6, 40]], color_threshold=1e-4)
-    assert config.upsample_steps() == {5: 32, 12: 40}
+    config = tiny_config(iterations=20, field_params={"resolution": 24, "upsample": [[0.25, 32], [0.6, 40]]},
+                         color_threshold=1e-4)
     train(train_data, config, tmp_path / "straight", progress=False)
     first = train(train_data, config, tmp_path / "resumed", stop_at=9, progress=False)  # between upsamples
     assert first.interrupted
@@ -83,8 +88,8 @@ def test_coarse_to_fine_run_resumes_across_an_upsample_and_loads_at_its_final_re
         assert torch.equal(a["field"][key], b["field"][key]), key
     run = load_run(tmp_path / "resumed")
     assert run.field.resolution == 40 and run.render_views(val_data, [0])["rgb"].shape[1:] == val_data.images.shape[1:]
-    with pytest.raises(ValueError, match="grid_upsample"):
-        tiny_config(grid_upsample=[[0.6, 32], [0.25, 40]])
+    with pytest.raises(ValueError, match="upsample"):
+        tiny_config(field_params={"upsample": [[0.6, 32], [0.25, 40]]})
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(tiny, tmp_path):
@@ -103,14 +108,6 @@ def test_depth_strategy_without_depth_fails_loudly(tiny, tmp_path, strategy):
     with pytest.raises(ValueError, match=f"strategy '{strategy}' needs depth"):
         train(no_depth, tiny_config(strategy), tmp_path / strategy, progress=False)
     assert not (tmp_path / strategy / f"model_{strategy}.pth").exists()
-
-
-def test_ndc_data_is_refused_not_trained_in_the_wrong_space(tiny, tmp_path):
-    train_data, _ = tiny
-    ndc = train_data.subset(range(2))
-    ndc.ndc = True
-    with pytest.raises(ValueError, match="ndc=True.*load it with ndc=False"):
-        train(ndc, tiny_config(), tmp_path / "ndc", progress=False)
 
 
 def test_missing_run_is_a_clear_error(tmp_path):
@@ -133,22 +130,21 @@ def test_hard_evaluation_samples_around_its_own_depth():
     origins = torch.tensor([[0.0, 0.0, 4.0], [0.3, 0.0, 4.0], [0.0, -0.2, 4.0]])
     directions = torch.nn.functional.normalize(torch.tensor([[0.0, 0.0, -1.0], [0.1, 0.0, -1.0],
                                                              [0.0, 0.2, -1.0]]), dim=-1)
-    rays = core.RayBundle(origins, directions, torch.ones(3))
+    rays = RayBundle(origins, directions, torch.ones(3))
     truth = (4.0 - 0.05) / -directions[:, 2]
-    strategy = HardStrategy()
-    sampler = RaySampler(2.0, 6.0, 64)
-    t0, t1, mask = strategy.eval_samples(sampler, OpaqueSlab(), rays, torch.ones(3))
+    sampler = hard().eval_sampler(StratifiedSampler(2.0, 6.0, 64))
+    t0, t1, mask = sampler(rays, field=OpaqueSlab())
     mids = 0.5 * (t0 + t1)
     near_truth = ((mids - truth[:, None]).abs() <= 0.15 + 0.05).float().mean(-1)
     assert torch.all(near_truth >= 0.7), near_truth
-    out = core.render_rays(OpaqueSlab(), rays, t0, t1, mask, background=torch.ones(3))
+    out = render_rays(OpaqueSlab(), rays, t0, t1, mask, background=torch.ones(3))
     assert torch.allclose(out["depth"], truth, atol=0.02)
-    assert make_strategy("hybrid").eval_samples.__func__ is HardStrategy.eval_samples
+    assert type(hybrid().eval_sampler(StratifiedSampler(2.0, 6.0, 64))) is type(sampler)
 
 
 def test_sparse_depth_reaches_the_loss_through_depth_rays(tiny, tmp_path):
     """With 0.2 % of pixels holding depth, uniform pixels almost never carry depth; depth_rays do."""
-    from depthnerf.data import corrupt_depth
+    from depthnerf.datasets import corrupt_depth
 
     train_data, _ = tiny
     sparse = corrupt_depth(train_data, keep_fraction=0.002, seed=0)
@@ -165,8 +161,9 @@ def test_sparse_depth_reaches_the_loss_through_depth_rays(tiny, tmp_path):
 
 SIGTERM_CHILD = """
 import sys
-from depthnerf.data import load_dataset
-from depthnerf.train import TrainConfig, train
+from depthnerf.config import TrainConfig
+from depthnerf.datasets import load_dataset
+from depthnerf.trainer import train
 data = load_dataset("embedded", "train", downscale=8, max_views=6)
 config = TrainConfig(**__import__("json").loads(sys.argv[2]))
 result = train(data, config, sys.argv[1], progress=False)
@@ -181,7 +178,6 @@ def read_metrics(out_dir):
 def test_sigterm_mid_run_checkpoints_and_resumes_to_identical_weights(tiny, tmp_path):
     """SIGTERM (docker stop, Slurm, Ray) stops after the step in flight with a checkpoint; the resumed
     run ends with the uninterrupted run's weights and one metrics.jsonl record per step."""
-    import os
     import signal
     import subprocess
     import sys
@@ -221,7 +217,7 @@ def test_sigterm_mid_run_checkpoints_and_resumes_to_identical_weights(tiny, tmp_
 
 
 def test_non_finite_loss_stops_naming_the_step_and_term_and_writes_no_model(tiny, tmp_path):
-    from depthnerf.train import NonFiniteLossError
+    from depthnerf.trainer import NonFiniteLossError
 
     train_data, _ = tiny
     huge = train_data.subset(range(len(train_data)))
@@ -270,12 +266,16 @@ def test_a_finished_model_is_never_left_from_an_earlier_run(tiny, tmp_path):
 @pytest.mark.parametrize("setting, value, message", [
     ("iterations", 0, "iterations = 0: must be an integer >= 1"),
     ("batch_rays", 2.5, "batch_rays = 2.5: must be an integer >= 1"),
-    ("lr", float("nan"), "lr = nan: must be a finite number > 0"),
     ("lr_final_factor", 0.0, "lr_final_factor = 0.0: must be a number in"),
     ("strategy", "softer", "strategy = 'softer': choose one of"),
     ("sampler", "uniform", "sampler = 'uniform': choose one of"),
-    ("grid_upsample", [[0.5]], "grid_upsample .*expected"),
-    ("grid_upsample", [[0.5, 64], [0.5, 128]], "strictly increasing"),
+    ("batching", "some", "batching = 'some': choose one of"),
+    ("adam_beta2", 1.0, "adam_beta2 = 1.0: must be in"),
+    ("field_params", {"lr": float("nan")}, "TensoRFParams.lr = nan: must be a finite number > 0"),
+    ("field_params", {"upsample": [[0.5]]}, "upsample .*expected"),
+    ("field_params", {"upsample": [[0.5, 64], [0.5, 128]]}, "strictly increasing"),
+    ("field_params", {"resolutoin": 64}, "unknown settings \\['resolutoin'\\]"),
+    ("strategy_params", {"soft_weight": 1.0}, "unknown settings \\['soft_weight'\\]"),  # baseline has none
 ])
 def test_bad_settings_are_refused_naming_the_setting(setting, value, message):
     with pytest.raises(ValueError, match=message):
@@ -290,3 +290,56 @@ def test_a_saved_model_with_unknown_settings_is_named(tiny, tmp_path):
     torch.save(saved, tmp_path / "run" / "model_baseline.pth")
     with pytest.raises(ValueError, match=r"model_baseline.pth: its config has settings .* \['bogus_setting'\]"):
         load_run(tmp_path / "run")
+
+
+def toy_strategy(params):
+    """A strategy written outside the package: the baseline plus a constant loss term."""
+    from depthnerf.strategies import RGB, LossTerm, Strategy
+
+    return Strategy("toy", (RGB, LossTerm("constant", lambda out, batch: torch.tensor(params.value))))
+
+
+def test_a_strategy_registered_outside_the_package_trains_through_the_unchanged_trainer(tiny, tmp_path):
+    import dataclasses
+
+    from depthnerf import config
+
+    @dataclasses.dataclass
+    class ToyParams:
+        value: float = 0.25
+
+    config.register_strategy("toy", ToyParams, toy_strategy)
+    try:
+        train_data, _ = tiny
+        train(train_data, tiny_config("toy", iterations=10, log_every=1, strategy_params={"value": 0.5}),
+              tmp_path / "toy", progress=False)
+        records = [json.loads(line) for line in (tmp_path / "toy" / "metrics.jsonl").read_text().splitlines()]
+        assert [r["constant"] for r in records] == [0.5] * 10
+        assert all(abs(np.load(tmp_path / "toy" / "loss_history.npy")[i] - (records[i]["rgb"] + 0.5)) < 1e-6
+                   for i in range(10))
+        assert load_run(tmp_path / "toy").strategy.name == "toy"
+    finally:
+        config.STRATEGIES.pop("toy")
+
+
+def test_callbacks_see_every_step_and_can_stop_a_run(tiny, tmp_path):
+    from depthnerf.callbacks import Callback
+
+    class StopAtFive(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def before_step(self, trainer, step):
+            self.seen.append(("before", step))
+
+        def after_step(self, trainer, step, output):
+            self.seen.append(("after", step, round(output.loss, 6) == round(trainer.state.loss[-1], 6)))
+            if trainer.state.step == 5:
+                trainer.stop_reason = "enough"
+
+    train_data, _ = tiny
+    callback = StopAtFive()
+    result = train(train_data, tiny_config(iterations=20), tmp_path / "run", progress=False, callbacks=[callback])
+    assert result.interrupted and result.steps == 5
+    assert callback.seen == [item for k in range(5) for item in (("before", k), ("after", k, True))]
+    assert (tmp_path / "run" / "checkpoint.pth").exists() and not (tmp_path / "run" / "model_baseline.pth").exists()

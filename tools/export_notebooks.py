@@ -8,7 +8,8 @@ to ``losses`` and its strategy to ``strategies``, next to those of 03 and 05.
 
 A module is assembled from its cells in pipeline order (the numbered notebooks, then ``Analysis/``
 and ``Experiments/``). The imports a cell opens with are hoisted to the top of the module (once
-each, ``from __future__`` first), and every cell's code is preceded by a marker
+each, ``from __future__`` first); an import from the module itself (which a later notebook's cell
+needs in its kernel) is dropped, since the module defines those names. Every cell's code is preceded by a marker
 ``# %% <notebook> · cell <id>``, so a traceback through a module leads to the cell to edit.
 Built on nbconvert: a preprocessor keeps a module's cells and lifts their imports, a template
 exporter writes them.
@@ -87,7 +88,8 @@ class ModuleCells(Preprocessor):
             if cell_module(cell, self.default, where) != self.module:
                 continue
             cell_imports, body = split_imports(cell.source, where)
-            imports.extend(cell_imports)
+            own = f"from {PACKAGE.name}.{self.module} import "
+            imports.extend(i for i in cell_imports if not i.startswith(own))  # defined in the module itself
             if body:
                 cell = nbformat.from_dict({**cell, "source": body})
                 cell.metadata["marker"] = f"# %% {self.notebook} · cell {cell.get('id', index)}"
@@ -153,12 +155,53 @@ def import_section(statement: str) -> int:
     return 3 if top == PACKAGE.name else 2
 
 
+def import_key(name: str) -> tuple:
+    """isort's order of imported names: CONSTANTS, then Classes, then functions, each alphabetically."""
+    bare = name.split(" as ")[0]
+    return (0 if bare.isupper() else 1 if bare[:1].isupper() else 2, bare.lower(), name)
+
+
+def merge_from_imports(statements: set[str]) -> set[str]:
+    """One ``from module import a, b`` per module: the names of every ``from module import ...``
+    statement merged (``import x`` statements kept as they are)."""
+    merged, others = {}, set()
+    for statement in statements:
+        node = ast.parse(statement).body[0]
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = merged.setdefault(node.module, set())
+            names.update(a.name if a.asname is None else f"{a.name} as {a.asname}" for a in node.names)
+        else:
+            others.add(statement)
+    for module, names in merged.items():
+        line = f"from {module} import {', '.join(sorted(names, key=import_key))}"
+        if len(line) > 120:
+            line = f"from {module} import (" + ", ".join(sorted(names, key=import_key)) + ")"
+            line = wrap_import(line)
+        others.add(line)
+    return others
+
+
+def wrap_import(line: str, width: int = 120) -> str:
+    """Break a parenthesised ``from m import (a, b, ...)`` line before ``width``, indenting by 4."""
+    head, names = line.split("(", 1)
+    out, current = [], head + "("
+    for name in names.rstrip(")").split(", "):
+        piece = name + ", "
+        if len(current) + len(piece) > width:
+            out.append(current.rstrip())
+            current = "    "
+        current += piece
+    out.append(current.rstrip(", ") + ")")
+    return "\n".join(out)
+
+
 def ordered_imports(statements: list[str]) -> str:
     """Each import once, in isort's sections separated by a blank line; in each, ``import x``
-    lines before ``from x import y`` lines, alphabetically.
+    lines before ``from x import y`` lines, alphabetically; ``from`` imports of one module merged.
 
     >>> print(ordered_imports(["import torch", "from pathlib import Path", "import os", "import torch",
-    ...                        "from depthnerf.io import atomic_write", "from __future__ import annotations"]))
+    ...                        "from depthnerf.io import atomic_write", "from __future__ import annotations",
+    ...                        "from depthnerf.io import TMP_PREFIX, read_saved"]))
     from __future__ import annotations
     <BLANKLINE>
     import os
@@ -166,13 +209,13 @@ def ordered_imports(statements: list[str]) -> str:
     <BLANKLINE>
     import torch
     <BLANKLINE>
-    from depthnerf.io import atomic_write
+    from depthnerf.io import TMP_PREFIX, atomic_write, read_saved
     """
     sections: dict[int, set[str]] = {}
     for statement in statements:
         sections.setdefault(import_section(statement), set()).add(statement)
     key = lambda s: (s.startswith("from "), s.split()[1].lower(), s)  # noqa: E731
-    return "\n\n".join("\n".join(sorted(sections[k], key=key)) for k in sorted(sections))
+    return "\n\n".join("\n".join(sorted(merge_from_imports(sections[k]), key=key)) for k in sorted(sections))
 
 
 def render_module(module: str, sources: list[Path]) -> str:
