@@ -1,41 +1,34 @@
 # Generated from 01_Data_Loading.ipynb by tools/export_notebooks.py: do not edit; edit the notebook and run `make export`.
 
 
-from __future__ import annotations
-
 import numpy as np
+import torch
+
+from depthnerf.rays import camera_rays
 
 
-# %% 01_Data_Loading.ipynb · cell c03
+# %% 01_Data_Loading.ipynb · cell c49
+def ray_grid(pose: np.ndarray, K: np.ndarray, H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
+    """World-space origins and unit directions of every pixel of one view, each ``[H, W, 3]`` float64
+    numpy: :func:`~depthnerf.rays.camera_rays` in float64, for the data's geometry.
+
+    >>> K = np.array([[1.0, 0, 0.5], [0, 1.0, 0.5], [0, 0, 1]])
+    >>> o, d = ray_grid(np.eye(4), K, 1, 1)   # one pixel on the optical axis
+    >>> d[0, 0] + 0.0, o[0, 0]
+    (array([ 0.,  0., -1.]), array([0., 0., 0.]))
+    """
+    rays = camera_rays(K, pose, H, W, dtype=torch.float64)
+    return rays.origins.reshape(H, W, 3).numpy(), rays.directions.reshape(H, W, 3).numpy()
+
+
 def camera_directions(H: int, W: int, K: np.ndarray) -> np.ndarray:
-    """Unit camera-space ray directions through the pixel centres, ``[H, W, 3]``.
-
-    Pixel (row i, col j) sits at ``u = j + 0.5, v = i + 0.5``; its direction is
-    ``((u - cx) / fx, -(v - cy) / fy, -1)`` normalised to unit length (OpenGL: the camera looks along -z).
+    """Unit camera-space ray directions through the pixel centres, ``[H, W, 3]`` (the identity pose).
 
     >>> K = np.array([[1.0, 0, 1], [0, 1.0, 1], [0, 0, 1]])
     >>> np.round(camera_directions(2, 2, K)[0, 0], 4)  # u = v = 0.5: up-left of the centre
     array([-0.4082,  0.4082, -0.8165])
     """
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    v, u = np.meshgrid(np.arange(H) + 0.5, np.arange(W) + 0.5, indexing="ij")
-    dirs = np.stack([(u - cx) / fx, -(v - cy) / fy, -np.ones_like(u)], axis=-1)
-    return dirs / np.linalg.norm(dirs, axis=-1, keepdims=True)
-
-
-def camera_rays(pose: np.ndarray, K: np.ndarray, H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
-    """World-space ray origins and unit directions of every pixel, each ``[H, W, 3]``.
-
-    ``direction = R @ camera_direction`` with ``R = pose[:3, :3]``; ``origin = pose[:3, 3]``.
-
-    >>> K = np.array([[1.0, 0, 0.5], [0, 1.0, 0.5], [0, 0, 1]])
-    >>> o, d = camera_rays(np.eye(4), K, 1, 1)   # one pixel on the optical axis
-    >>> d[0, 0], o[0, 0]
-    (array([ 0.,  0., -1.]), array([0., 0., 0.]))
-    """
-    dirs = camera_directions(H, W, K) @ pose[:3, :3].T
-    origins = np.broadcast_to(pose[:3, 3], dirs.shape)
-    return origins, dirs
+    return ray_grid(np.eye(4), K, H, W)[1]
 
 
 # %% 01_Data_Loading.ipynb · cell c53
@@ -112,7 +105,7 @@ def frustum_box(poses: np.ndarray, intrinsics: np.ndarray, H: int, W: int, near:
     """Axis-aligned box ``[2,3]`` around every view's frustum between ray depths ``near`` and ``far``."""
     corners = []
     for pose, K in zip(poses, intrinsics):
-        origins, dirs = camera_rays(pose, K, H, W)
+        origins, dirs = ray_grid(pose, K, H, W)
         rim = dirs[[0, 0, -1, -1], [0, -1, 0, -1]]
         corners += [origins[0, 0] + t * rim for t in (near, far)]
     corners = np.concatenate(corners)

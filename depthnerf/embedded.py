@@ -12,7 +12,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from depthnerf.cameras import camera_rays, focal_from_fov, look_at
+from depthnerf.cameras import focal_from_fov, look_at, ray_grid
 from depthnerf.scene import DataError
 
 
@@ -153,7 +153,7 @@ def render_embedded(pose: np.ndarray, K: np.ndarray, H: int, W: int) -> tuple[np
 
     Background pixels have alpha 0, rgb 0 and depth 0.
     """
-    origins, dirs = camera_rays(pose, K, H, W)
+    origins, dirs = ray_grid(pose, K, H, W)
     o, d = origins.reshape(-1, 3), dirs.reshape(-1, 3)
     hits = [_INTERSECT[kind](o, d, **geometry) for kind, geometry, _ in EMBEDDED_SOLIDS]
     t_all = np.stack([t for t, _ in hits])

@@ -1,4 +1,4 @@
-# Generated from 02_Core_Components.ipynb by tools/export_notebooks.py: do not edit; edit the notebook and run `make export`.
+# Generated from 01_Data_Loading.ipynb by tools/export_notebooks.py: do not edit; edit the notebook and run `make export`.
 
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 
-# %% 02_Core_Components.ipynb · cell c03
+# %% 01_Data_Loading.ipynb · cell c03
 @dataclass(frozen=True)
 class RayBundle:
     """Rays ``o + t d`` with unit ``directions``; ``z_scale`` turns ray depth into camera z-depth.
@@ -50,12 +50,13 @@ class RayBundle:
         return self.origins.device
 
 
-def camera_rays(intrinsics, c2w, H: int, W: int, pixels=None) -> RayBundle:
+def camera_rays(intrinsics, c2w, H: int, W: int, pixels=None, dtype: torch.dtype = torch.float32) -> RayBundle:
     """Rays through pixel centres of camera-to-world poses (OpenGL: x right, y up, the camera looks along -z).
 
     ``intrinsics [N,3,3]`` or ``[3,3]`` (shared), ``c2w [N,4,4]`` or ``[4,4]``; numpy or torch.
     ``pixels=None`` gives every pixel of every view, view-major then row-major (``N*H*W`` rays);
-    ``pixels=(view_idx [R], row [R], col [R])`` gives those pixels only.
+    ``pixels=(view_idx [R], row [R], col [R])`` gives those pixels only. ``dtype``: float32 for
+    training and rendering, float64 for the data's geometry (the embedded scene, frusta, checks).
 
     The centre pixel of an odd-sized image with ``cx = W/2`` looks along the optical axis ``-z``:
 
@@ -66,9 +67,9 @@ def camera_rays(intrinsics, c2w, H: int, W: int, pixels=None) -> RayBundle:
     >>> round(float(rays[0].z_scale), 5)  # corner: cos of the angle to the axis, 1/sqrt(1 + 2 * 0.1**2)
     0.99015
     """
-    c2w = torch.as_tensor(np.asarray(c2w) if not isinstance(c2w, Tensor) else c2w, dtype=torch.float32)
-    K = torch.as_tensor(np.asarray(intrinsics) if not isinstance(intrinsics, Tensor) else intrinsics,
-                        dtype=torch.float32, device=c2w.device)
+    c2w = torch.as_tensor(np.array(c2w) if not isinstance(c2w, Tensor) else c2w, dtype=dtype)  # a copy: writable
+    K = torch.as_tensor(np.array(intrinsics) if not isinstance(intrinsics, Tensor) else intrinsics,
+                        dtype=dtype, device=c2w.device)
     if c2w.ndim == 2:
         c2w = c2w[None]
     if c2w.shape[1:] not in ((4, 4), (3, 4)):
@@ -85,7 +86,7 @@ def camera_rays(intrinsics, c2w, H: int, W: int, pixels=None) -> RayBundle:
     else:
         view, row, col = (torch.as_tensor(p, device=c2w.device).long() for p in pixels)
     K = K[view]
-    u, v = col.float() + 0.5, row.float() + 0.5
+    u, v = col.to(dtype) + 0.5, row.to(dtype) + 0.5
     d_cam = torch.stack([(u - K[:, 0, 2]) / K[:, 0, 0], -(v - K[:, 1, 2]) / K[:, 1, 1], -torch.ones_like(u)], -1)
     inv_norm = torch.rsqrt((d_cam * d_cam).sum(-1))
     d_cam = d_cam * inv_norm[:, None]
@@ -95,7 +96,7 @@ def camera_rays(intrinsics, c2w, H: int, W: int, pixels=None) -> RayBundle:
     return RayBundle(pose[:, :3, 3].contiguous(), directions, inv_norm)
 
 
-# %% 02_Core_Components.ipynb · cell c31
+# %% 01_Data_Loading.ipynb · cell c31
 def per_ray(value, rays: RayBundle) -> Tensor:
     """A float or ``[R]`` tensor as ``[R,1]`` on the rays' device."""
     value = torch.as_tensor(value, dtype=torch.float32, device=rays.device)

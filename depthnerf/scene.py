@@ -8,8 +8,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from depthnerf.cameras import camera_rays, ray_depth_to_z_depth
+from depthnerf.cameras import ray_depth_to_z_depth, ray_grid
+from depthnerf.rays import camera_rays, ray_aabb_intersect
 
 
 # %% 01_Data_Loading.ipynb · cell c05
@@ -61,7 +63,7 @@ class SceneData:
 
     def rays(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """World-space origins and unit directions ``[H, W, 3]`` of view ``index``."""
-        return camera_rays(self.poses[index], self.intrinsics[index], self.H, self.W)
+        return ray_grid(self.poses[index], self.intrinsics[index], self.H, self.W)
 
     def z_depth(self) -> np.ndarray | None:
         """Camera z-depth ``[N,H,W]`` (``ray depth * z_scale``), or None without depth."""
@@ -289,14 +291,6 @@ SCALE_MIN_OVERLAP = 0.5  # check_scene_scale: fraction of min(chord, far - near)
 SCALE_MIN_PIXELS = 2.0  # check_scene_scale: the box must span at least this many pixels in some view
 
 
-def _ray_box_interval(origins: np.ndarray, dirs: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Entry and exit depths ``(t_in, t_out)`` of rays ``o + t d`` (``[..., 3]``) through an axis-aligned
-    ``box [2, 3]`` (slab method; ``t_out < t_in`` is a miss)."""
-    safe = np.where(np.abs(dirs) < 1e-12, 1e-12, dirs)
-    ta, tb = (box[0] - origins) / safe, (box[1] - origins) / safe
-    return np.minimum(ta, tb).max(axis=-1), np.maximum(ta, tb).min(axis=-1)
-
-
 def check_scene_scale(poses: np.ndarray, K: np.ndarray, H: int, W: int, near: float, far: float,
                       scene_box: np.ndarray, source, fix: str, grid: int = 5) -> float:
     """Refuse cameras, near/far and scene box that do not fit together; returns the overlap fraction.
@@ -325,12 +319,11 @@ def check_scene_scale(poses: np.ndarray, K: np.ndarray, H: int, W: int, near: fl
     if pixels.max() < SCALE_MIN_PIXELS:
         raise DataError(f"{source}: the scene_box {np.round(box, 4).tolist()} spans at most {pixels.max():.2g} "
                         f"pixels in any view ({where}): far too small for the cameras' scale; {fix}")
-    v, u = np.meshgrid(np.linspace(0.5, H - 0.5, grid), np.linspace(0.5, W - 0.5, grid), indexing="ij")
-    x = (u.ravel()[None] - K[:, 0, 2, None]) / K[:, 0, 0, None]  # [N, grid^2] camera-space directions
-    y = -(v.ravel()[None] - K[:, 1, 2, None]) / K[:, 1, 1, None]
-    d = np.stack([x, y, -np.ones_like(x)], axis=-1)
-    d = np.einsum("nij,nrj->nri", poses[:, :3, :3], d / np.linalg.norm(d, axis=-1, keepdims=True))
-    t_in, t_out = _ray_box_interval(poses[:, None, :3, 3], d, box)
+    row, col = np.meshgrid(np.linspace(0, H - 1, grid).round(), np.linspace(0, W - 1, grid).round(), indexing="ij")
+    pixels = (np.repeat(np.arange(len(poses)), grid * grid), np.tile(row.ravel(), len(poses)),
+              np.tile(col.ravel(), len(poses)))
+    rays = camera_rays(K, poses, H, W, pixels=pixels, dtype=torch.float64)  # grid^2 rays per camera
+    t_in, t_out = (t.reshape(len(poses), -1).numpy() for t in ray_aabb_intersect(rays, torch.from_numpy(box)))
     start = np.maximum(t_in, 0.0)
     chord = np.clip(t_out - start, 0.0, None)
     overlap = np.clip(np.minimum(t_out, far) - np.maximum(start, near), 0.0, None)
