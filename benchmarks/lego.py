@@ -8,7 +8,7 @@ every ``--eval-every`` seconds of TRAINING time, with the clock paused (evaluati
 set-up are off the clock), and ends the run at ``--budget``.
 
 * ``ours``: ``config.LEGO_RECIPE`` on NeRF-Synthetic lego at 400x400 (downscale 2, all 100 train
-  views): TensoRF trained coarse to fine (64 -> 128 -> 192 -> 320 grid points per axis at 10 / 25 /
+  views; ``--device cuda``: ``config.LEGO_GPU_RECIPE`` at 800x800): TensoRF trained coarse to fine (64 -> 128 -> 192 -> 320 grid points per axis at 10 / 25 /
   45 % of the iterations), colours only of samples with weight above 1e-4, 4096 rays per step;
   ``--set key=value`` changes any ``TrainConfig`` setting (``field_params.upsample=[]`` style keys
   reach the field's parameters). Evaluated on whole test images (PSNR, SSIM). ``iterations`` (the
@@ -54,7 +54,8 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from depthnerf.callbacks import Callback  # noqa: E402
-from depthnerf.config import LEGO_RECIPE, ORIGINAL_RECIPE, config_for_profile, merge_settings  # noqa: E402
+from depthnerf.cli import parse_settings  # noqa: E402
+from depthnerf.config import LEGO_GPU_RECIPE, LEGO_RECIPE, ORIGINAL_RECIPE, config_for_profile, merge_settings  # noqa: E402
 from depthnerf.datasets import load_dataset  # noqa: E402
 from depthnerf.env import select_device  # noqa: E402
 from depthnerf.images import downscale_area, read_image  # noqa: E402
@@ -67,8 +68,7 @@ from depthnerf.scene import SceneData  # noqa: E402
 from depthnerf.sparse_depth import triangulate_sparse_depth  # noqa: E402
 from depthnerf.trainer import Trainer, peak_memory_bytes, train, training_loss  # noqa: E402
 
-THRESHOLDS = (20.0, 22.5, 25.0, 28.0, 30.0, 32.0, 34.0)
-DOWNSCALE = 2  # 800x800 -> 400x400
+THRESHOLDS = (20.0, 22.5, 25.0, 28.0, 30.0, 32.0, 33.0, 34.0)
 
 
 def default_data() -> str:
@@ -98,30 +98,6 @@ def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-def parse_settings(items: list[str]) -> dict:
-    """``["batch_rays=1024", "field_params.upsample=[]"]`` -> TrainConfig overrides (values as JSON,
-    else strings; ``a.b=v`` sets key ``b`` of the parameter dict ``a``).
-
-    >>> parse_settings(["batch_rays=1024", "field_params.upsample=[]", "sampler=stratified"])
-    {'batch_rays': 1024, 'field_params': {'upsample': []}, 'sampler': 'stratified'}
-    """
-    settings: dict = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        group, _, sub = key.partition(".")
-        if sub:
-            settings = merge_settings(settings, {group: {sub: value}})
-        else:
-            settings[key] = value
-    return settings
 
 
 # ------------------------------------------------------------------------------- the callback
@@ -320,14 +296,20 @@ def main(argv=None) -> int:
                         help="override a TrainConfig setting of our configuration (JSON values; a.b=v for parameters)")
     parser.add_argument("--reference-pixels", type=int, default=1024, help="evaluated pixels per test view")
     parser.add_argument("--train-views", type=int, default=None, help="default: all 100 (fewer only to develop)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                        help="cuda: the GPU preset (800x800, config.LEGO_GPU_RECIPE); auto: CUDA when present")
+    parser.add_argument("--downscale", type=int, default=None, help="image downscale (default 2 on a CPU, 1 on a GPU)")
     args = parser.parse_args(argv)
     args.reference_budget = args.budget if args.reference_budget is None else args.reference_budget
     wall = time.perf_counter()
-    device = select_device()
+    device = select_device(None if args.device == "auto" else args.device)
+    gpu = device.type == "cuda"
+    downscale = args.downscale or (1 if gpu else 2)
+    recipe = LEGO_GPU_RECIPE if gpu else LEGO_RECIPE
 
     start = time.perf_counter()
-    train_data = load_dataset(args.data, "train", DOWNSCALE, max_views=args.train_views)
-    test = load_dataset(args.test_data or args.data, "test", DOWNSCALE, max_views=args.test_views)
+    train_data = load_dataset(args.data, "train", downscale, max_views=args.train_views)
+    test = load_dataset(args.test_data or args.data, "test", downscale, max_views=args.test_views)
     load_s = time.perf_counter() - start
     report = {"benchmark": "lego time-to-PSNR", "scene": args.data, "test_data": args.test_data or args.data,
               "command": " ".join(["benchmarks/lego.py", *(sys.argv[1:] if argv is None else argv)]),
@@ -350,7 +332,7 @@ def main(argv=None) -> int:
                            "mean_reprojection_error_px": round(stats["mean_reprojection_error"], 3),
                            "triangulation_s": round(time.perf_counter() - start, 1)}
 
-    overrides = merge_settings(LEGO_RECIPE, dict(val_every=10 ** 9, checkpoint_every=10 ** 9,
+    overrides = merge_settings(recipe, dict(val_every=10 ** 9, checkpoint_every=10 ** 9,
                                                  depth_rays=args.depth_rays if args.strategy != "baseline" else 0),
                                parse_settings(args.set))
     work = Path(tempfile.mkdtemp(prefix="lego_bench_"))
@@ -374,7 +356,7 @@ def main(argv=None) -> int:
             report["reference"] = {
                 "setup": "paper MLP (8x256, PE 10/4), 64 stratified samples, no hierarchical pass, "
                          "1024 rays from one random image per step, Adam 5e-4 without decay, white background",
-                "alpha_dropped": run_reference("alpha_dropped", raw_rgb(train_data, DOWNSCALE), train_data, test, args,
+                "alpha_dropped": run_reference("alpha_dropped", raw_rgb(train_data, downscale), train_data, test, args,
                                                device, work),
                 "alpha_composited": run_reference("alpha_composited", train_data.images, train_data, test, args,
                                                   device, work),

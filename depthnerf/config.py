@@ -108,15 +108,19 @@ class SoftParams:
     """Soft depth supervision: a depth loss on the rendered ray (notebook 04)."""
 
     soft_weight: float = setting(0.01, "weight of the depth loss")
-    depth_loss: str = setting("mse", "mse | l1 (expected depth), dsnerf (ray termination), urf (line of sight)")
+    soft_weight_final: float = setting(1.0, "the weight decays exponentially to soft_weight * this (1: constant)")
+    depth_loss: str = setting("mse", "mse | l1 (expected depth), dsnerf (ray termination), urf (line of sight), "
+                                     "gaussian_nll (Dense Depth Priors), pearson | ranking (scale-invariant)")
     eps: float = setting(0.3, "URF's window width around the depth, scene units")
-    ds_sigma: float = setting(0.05, "DS-NeRF's depth standard deviation where the data gives none, scene units")
+    ds_sigma: float = setting(0.05, "depth standard deviation where the data gives none (DS-NeRF, Gaussian NLL), "
+                                    "scene units")
+    ranking_margin: float = setting(1e-4, "ranking loss: how much nearer the nearer ray must render, scene units")
 
     def __post_init__(self):
         if self.depth_loss not in DEPTH_LOSSES:
             raise ValueError(f"depth_loss = {self.depth_loss!r}: choose one of {DEPTH_LOSSES}")
-        check_ranges(self, NON_NEGATIVE_NUMBERS, ("soft_weight",))
-        check_ranges(self, POSITIVE_NUMBERS, ("eps", "ds_sigma"))
+        check_ranges(self, NON_NEGATIVE_NUMBERS, ("soft_weight", "ranking_margin"))
+        check_ranges(self, POSITIVE_NUMBERS, ("eps", "ds_sigma", "soft_weight_final"))
 
 
 @dataclass
@@ -124,15 +128,27 @@ class HardParams:
     """Hard depth supervision: depth-guided samples and free-space / surface losses (notebook 05)."""
 
     hard_weight: float = setting(0.005, "weight of the free-space + surface loss")
-    eps: float = setting(0.3, "width of the window around the depth that guided samples fill, scene units")
-    guided_fraction: float = setting(0.75, "share of the samples placed in the window (the rest uniform)")
+    hard_weight_final: float = setting(1.0, "the weight decays exponentially to hard_weight * this (1: constant)")
+    guided_mode: str = setting("add", "add: guided samples added to the shared sampler's (Dense Depth Priors); "
+                                      "replace: instead of them (the original project)")
+    guided_samples: int = setting(16, "add mode: samples placed in the window around the depth, per ray")
+    window_sigmas: float = setting(3.0, "add mode: the window is depth +- this many of the data's depth_sigma")
+    cut_behind: bool = setting(False, "add mode: drop the shared sampler's samples behind the window (hidden by "
+                                      "the surface)")
+    eps: float = setting(0.3, "window width where the data gives no depth_sigma (and the free-space margin), "
+                              "scene units")
+    guided_fraction: float = setting(0.75, "replace mode: share of the samples in the window (the rest uniform)")
     surface_var_weight: float = setting(0.1, "weight of the weight spread around the rendered depth")
 
     def __post_init__(self):
         if not 0 <= self.guided_fraction <= 1:
             raise ValueError(f"guided_fraction = {self.guided_fraction}: must be in [0, 1]")
+        if self.guided_mode not in ("add", "replace"):
+            raise ValueError(f"guided_mode = {self.guided_mode!r}: choose 'add' or 'replace'")
         check_ranges(self, NON_NEGATIVE_NUMBERS, ("hard_weight", "surface_var_weight"))
-        check_ranges(self, POSITIVE_NUMBERS, ("eps",))
+        check_ranges(self, POSITIVE_NUMBERS, ("eps", "window_sigmas", "hard_weight_final"))
+        check_ranges(self, POSITIVE_INTS, ("guided_samples",))
+        check_ranges(self, BOOLEANS, ("cut_behind",))
 
 
 @dataclass
@@ -148,7 +164,7 @@ class HybridParams(HardParams, SoftParams):
         return params_class(**{f.name: getattr(self, f.name) for f in dataclasses.fields(params_class)})
 
 
-DEPTH_LOSSES = ("mse", "l1", "dsnerf", "urf")
+DEPTH_LOSSES = ("mse", "l1", "dsnerf", "urf", "gaussian_nll", "pearson", "ranking")
 
 
 # %% 00_Setup_and_Dependencies.ipynb · cell c09
@@ -216,7 +232,9 @@ class TrainConfig:
     march_steps: int = setting(256, "occupancy sampler: marching step = (far - near) / march_steps")
     max_samples: int = setting(64, "occupancy sampler: at most this many kept samples per ray")
     occupancy_resolution: int = setting(64, "cells per axis of the occupancy grid")
-    carve_visual_hull: bool = setting(True, "restrict the occupancy grid to the alpha masks' visual hull")
+    carve_visual_hull: bool = setting(True, "restrict the occupancy grid to the alpha masks' visual hull (every strategy)")
+    depth_at_edges: str = setting("keep", "exclude: no depth supervision on pixels whose footprint may mix surfaces "
+                                          "(alpha in (0, 1), or a depth jump to a neighbour); keep: supervise them")
     occupancy_every: int = setting(16, "steps between occupancy-grid updates from the field's density")
     occupancy_warmup: int = setting(64, "steps before the first occupancy-grid update")
     color_threshold: float = setting(0.0, "colour only samples with weight above this (0: every sample)")
@@ -224,10 +242,11 @@ class TrainConfig:
     val_views: int = setting(2, "validation views rendered each time")
     checkpoint_every: int = setting(250, "steps between checkpoints")
     log_every: int = setting(10, "steps between metrics.jsonl records")
+    tensorboard: bool = setting(False, "also log losses, learning rate and validation images to out_dir/tensorboard")
 
     def __post_init__(self):
         for name, registry in (("strategy", STRATEGIES), ("field", FIELDS), ("sampler", SAMPLERS),
-                               ("batching", BATCHING)):
+                               ("batching", BATCHING), ("depth_at_edges", ("exclude", "keep"))):
             if getattr(self, name) not in registry:
                 raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: choose one of {sorted(registry)}")
         self.strategy_params = build_settings(STRATEGIES[self.strategy].params, self.strategy_params,
@@ -242,7 +261,7 @@ class TrainConfig:
         if not 0 < self.adam_beta2 < 1:
             raise ValueError(f"TrainConfig.adam_beta2 = {self.adam_beta2!r}: must be in (0, 1)")
         check_ranges(self, NON_NEGATIVE_NUMBERS, ("color_threshold",))
-        check_ranges(self, BOOLEANS, ("random_background", "carve_visual_hull"))
+        check_ranges(self, BOOLEANS, ("random_background", "carve_visual_hull", "tensorboard"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -299,14 +318,20 @@ PROFILES: dict[str, Profile] = {
                    checkpoint_every=15, field_params={"resolution": 32})),
     "quick": Profile(doc="the CPU main job (minutes)", study_train=dict(iterations=500, batch_rays=1024)),
     "full": Profile(
-        doc="paper scale for a GPU", downscale=1, render_frames=120, render_downscale=1,
-        train=dict(iterations=30000, batch_rays=4096, n_samples=128, march_steps=1024, max_samples=256,
-                   val_every=2500, checkpoint_every=2500, field_params={"resolution": 300})),
+        doc="paper scale for a GPU (refused on a CPU unless DEPTHNERF_ALLOW_CPU_FULL=1)", downscale=1,
+        render_frames=120, render_downscale=1,
+        train=dict(iterations=30000, batch_rays=8192, n_samples=128, march_steps=1024, max_samples=256,
+                   occupancy_resolution=128, color_threshold=1e-4, val_every=2500, checkpoint_every=2500,
+                   field_params={"resolution": 64, "upsample": [[0.05, 128], [0.15, 192], [0.3, 256], [0.45, 300]]})),
 }
+GPU_PROFILES = ("full",)  # too slow for a CPU: pipeline_data refuses them there unless DEPTHNERF_ALLOW_CPU_FULL=1
 
 # The lego benchmark's CPU recipe (benchmarks/lego.py, README): TensoRF coarse to fine, appearance mask
 LEGO_RECIPE = dict(batch_rays=4096, march_steps=512, max_samples=128, color_threshold=1e-4, occupancy_resolution=128,
                    field_params={"resolution": 64, "upsample": [[0.1, 128], [0.25, 192], [0.45, 320]]})
+# The same recipe sized for a GPU at 800x800 (benchmarks/lego.py --device cuda; untested here: no GPU was lent)
+LEGO_GPU_RECIPE = dict(batch_rays=8192, march_steps=1024, max_samples=256, color_threshold=1e-4, occupancy_resolution=128,
+                       field_params={"resolution": 64, "upsample": [[0.05, 128], [0.15, 192], [0.3, 256], [0.45, 300]]})
 # The original project's configuration (the benchmark's reference): the paper's MLP, 64 stratified samples,
 # no hierarchical pass, 1024 rays from one random image per step, Adam 5e-4 (beta2 0.999), no decay, no random background
 ORIGINAL_RECIPE = dict(field="mlp", sampler="stratified", n_samples=64, batch_rays=1024, batching="one_image",

@@ -141,7 +141,9 @@ def read_saved(path: Path, what: str) -> dict:
         if isinstance(err, pickle.UnpicklingError) and refused:
             raise RuntimeError(f"refusing to load {what} {path}: it holds objects other than tensors and "
                                f"plain data, and unpickling them could run code ({refused[0].strip()})") from err
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        lines = [line.strip() for line in str(err).splitlines()  # torch's advice to load unsafely left out
+                 if line.strip() and not any(w in line for w in ("weights_only", "torch.load", "documentation", "issue"))]
+        reason = lines[-1] if lines else type(err).__name__
         raise RuntimeError(f"cannot read {what} {path}: not a readable torch file ({reason}); "
                            f"delete it to start over") from err
     if not isinstance(saved, dict) or "config" not in saved or "field" not in saved:

@@ -99,18 +99,95 @@ def ray_termination_loss(weights: torch.Tensor, t_starts: torch.Tensor, t_ends: 
     return masked_ray_mean(per_ray, mask)
 
 
+# %% 04_Soft_Depth_Supervision.ipynb · cell c25
+def gaussian_nll_loss(depth_pred: torch.Tensor, weights: torch.Tensor, t_mids: torch.Tensor, depth_gt: torch.Tensor,
+                      sigma_gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Dense Depth Priors: ``mean_{active r} log s_hat^2 + (D_hat - D)^2 / s_hat^2``; ``weights, t_mids [R,S]``,
+    the rest ``[R]``; active: ``mask & (|D_hat - D| > s | s_hat > s)``.
+
+    >>> t = torch.linspace(3.0, 5.0, 21)[None]; w = torch.exp(-(t - 4.0) ** 2 / 0.02); w = w / w.sum()
+    >>> d_hat = (w * t).sum(-1); ok = torch.tensor([True])
+    >>> float(gaussian_nll_loss(d_hat, w, t, torch.tensor([4.0]), torch.tensor([0.5]), ok))  # within s: inactive
+    0.0
+    >>> bool(gaussian_nll_loss(d_hat, w, t, torch.tensor([4.5]), torch.tensor([0.05]), ok) > 0)
+    True
+    """
+    var = (weights * (t_mids - depth_pred[:, None]) ** 2).sum(-1) + 1e-6
+    active = mask & (((depth_pred - depth_gt).abs() > sigma_gt) | (var.sqrt() > sigma_gt))
+    return masked_ray_mean(torch.log(var) + (depth_pred - depth_gt) ** 2 / var, active)
+
+
+# %% 04_Soft_Depth_Supervision.ipynb · cell c27
+def pearson_depth_loss(depth_pred: torch.Tensor, depth_gt: torch.Tensor, mask: torch.Tensor,
+                       view: torch.Tensor) -> torch.Tensor:
+    """``mean over views (1 - corr(D_hat, D))`` of the rays with ``mask``, grouped by ``view [R]`` (views with
+    fewer than two such rays are skipped; none: exactly 0 with graph). All inputs ``[R]``.
+
+    >>> v = torch.tensor([0, 0, 0, 1, 1, 1]); ok = torch.ones(6, dtype=torch.bool)
+    >>> gt = torch.tensor([2.0, 3.0, 4.0, 2.0, 3.0, 4.0])
+    >>> abs(round(float(pearson_depth_loss(3 * gt + 1, gt, ok, v)), 6))  # any scale and shift: perfect
+    0.0
+    >>> round(float(pearson_depth_loss(-gt, gt, ok, v)), 6)  # reversed order: the worst
+    2.0
+    """
+    n_views = int(view.max()) + 1 if view.numel() else 1
+    w = mask.to(depth_pred.dtype)
+
+    def per_view(x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(n_views, dtype=depth_pred.dtype, device=depth_pred.device).index_add(0, view, x * w)
+
+    count = per_view(torch.ones_like(depth_pred))
+    mean_p, mean_g = per_view(depth_pred) / count.clamp(min=1), per_view(depth_gt) / count.clamp(min=1)
+    dp, dg = depth_pred - mean_p[view], depth_gt - mean_g[view]
+    cov, var_p, var_g = per_view(dp * dg), per_view(dp * dp), per_view(dg * dg)
+    corr = cov / (var_p.sqrt() * var_g.sqrt() + 1e-8)
+    used = (count >= 2).to(corr.dtype)
+    return ((1 - corr) * used).sum() / used.sum().clamp(min=1.0)
+
+
+def ranking_depth_loss(depth_pred: torch.Tensor, depth_gt: torch.Tensor, mask: torch.Tensor, view: torch.Tensor,
+                       margin: float) -> torch.Tensor:
+    """``mean over pairs max(0, m - sign(D_j - D_i) (D_hat_j - D_hat_i))`` for consecutive rays ``i, j`` of the
+    same view with depth (after a stable sort by view) and ``D_i != D_j``. All inputs ``[R]``.
+
+    >>> v = torch.zeros(3, dtype=torch.long); ok = torch.ones(3, dtype=torch.bool); gt = torch.tensor([2.0, 3.0, 4.0])
+    >>> float(ranking_depth_loss(gt, gt, ok, v, 0.0)), float(ranking_depth_loss(-gt, gt, ok, v, 0.0))
+    (0.0, 1.0)
+    """
+    order = torch.argsort(torch.where(mask, view, torch.full_like(view, -1)), stable=True)
+    order = order[mask[order]]
+    p, g, v = depth_pred[order], depth_gt[order], view[order]
+    pair = (v[1:] == v[:-1]) & (g[1:] != g[:-1])
+    hinge = torch.relu(margin - torch.sign(g[1:] - g[:-1]) * (p[1:] - p[:-1]))
+    return (hinge * pair).sum() / pair.sum().clamp(min=1)
+
+
 # %% 04_Soft_Depth_Supervision.ipynb · cell c19
-def depth_loss(kind: str, out: dict, batch: dict, eps: float, ds_sigma: float) -> torch.Tensor:
-    """The selected depth loss of a rendered batch (``out`` from ``core.render_rays``)."""
+def depth_sigma_of(batch: dict, default: float) -> torch.Tensor:
+    """The batch's per-ray depth standard deviation where positive, else ``default``; ``[R]``."""
+    depth = batch["depth"]
+    sigma = batch.get("depth_sigma", torch.full_like(depth, default))
+    return torch.where(sigma > 0, sigma, torch.full_like(sigma, default))
+
+
+def depth_loss(kind: str, out: dict, batch: dict, eps: float, ds_sigma: float, margin: float = 1e-4) -> torch.Tensor:
+    """The depth loss ``kind`` of a rendered batch (``out`` from ``render_rays``; ``batch`` the targets, with
+    ``view [R]`` for the per-view losses)."""
     depth, mask = batch["depth"], batch["depth_mask"]
     if kind in ("mse", "l1"):
         return expected_depth_loss(out["depth"], depth, mask, kind)
     if kind == "dsnerf":
-        sigma = batch.get("depth_sigma", torch.full_like(depth, ds_sigma))
-        sigma = torch.where(sigma > 0, sigma, torch.full_like(sigma, ds_sigma))
-        return ray_termination_loss(out["weights"], out["t_starts"], out["t_ends"], depth, mask, sigma)
+        return ray_termination_loss(out["weights"], out["t_starts"], out["t_ends"], depth, mask,
+                                    depth_sigma_of(batch, ds_sigma))
     if kind == "urf":
         return line_of_sight_loss(out["weights"], out["t_starts"], out["t_ends"], depth, mask, eps)
+    if kind == "gaussian_nll":
+        return gaussian_nll_loss(out["depth"], out["weights"], out["t_mids"], depth, depth_sigma_of(batch, ds_sigma),
+                                 mask)
+    if kind == "pearson":
+        return pearson_depth_loss(out["depth"], depth, mask, batch["view"])
+    if kind == "ranking":
+        return ranking_depth_loss(out["depth"], depth, mask, batch["view"], margin)
     raise ValueError(f"unknown depth loss {kind!r}: choose one of {DEPTH_LOSSES}")
 
 

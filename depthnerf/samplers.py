@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from depthnerf.occupancy import OccupancyGrid
+from depthnerf.occupancy import OccupancyGrid, compact
 from depthnerf.rays import RayBundle, per_ray
 from depthnerf.rendering import render_rays
 
@@ -185,27 +185,102 @@ def guided_samples(near: float, far: float, depth: torch.Tensor, valid: torch.Te
 
 
 # %% 05_Hard_Depth_Sampling.ipynb · cell c12
-class GuidedSampler:
-    """Training sampler of hard and hybrid: :func:`guided_samples` around the per-ray ``depth`` where
-    ``depth_mask``, over the ``base`` sampler's ``[near, far]`` with its ``n_samples``, masked by what
-    ``base`` calls occupied."""
+def window_edges(depth: torch.Tensor, valid: torch.Tensor, half_width, n: int, near: float, far: float,
+                 perturb: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n + 1`` edges ``[R, n+1]`` cutting ``[D - h, D + h]`` (clipped to ``[near, far]``) into ``n``
+    stratified intervals per ray (interior edges jittered by up to half a step when ``perturb``); rays
+    that are not ``valid`` get ``+inf`` edges (no samples). ``half_width``: a float or ``[R]``.
 
-    def __init__(self, base, eps: float, guided_fraction: float):
+    >>> window_edges(torch.tensor([4.0, 4.0]), torch.tensor([True, False]), 0.2, 4, 2.0, 6.0, False)
+    tensor([[3.8000, 3.9000, 4.0000, 4.1000, 4.2000],
+            [   inf,    inf,    inf,    inf,    inf]])
+    """
+    h = torch.as_tensor(half_width, dtype=depth.dtype, device=depth.device).expand_as(depth)
+    lo, hi = (depth - h).clamp(near, far), (depth + h).clamp(near, far)
+    steps = torch.arange(n + 1, device=depth.device, dtype=depth.dtype).expand(len(depth), -1)
+    if perturb and n > 1:
+        jitter = torch.rand(len(depth), n - 1, generator=generator, device=depth.device) - 0.5
+        steps = torch.cat([steps[:, :1], steps[:, 1:-1] + jitter, steps[:, -1:]], 1)
+    edges = lo[:, None] + (hi - lo)[:, None] * steps / n
+    return torch.where(valid[:, None], edges, torch.full_like(edges, float("inf")))
+
+
+def merge_samples(t_starts: torch.Tensor, t_ends: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor,
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The union of a sampler's intervals ``[R,S]`` (real where ``mask``; sorted, not overlapping) and the
+    intervals between the ``edges [R,E]`` (``+inf``: none), as one sorted, non-overlapping set.
+
+    Every start, end and edge is a cut; each piece between consecutive cuts is real when its midpoint
+    lies in one of the sampler's real intervals or between the first and last finite edge. Pieces are
+    compacted to the front of each ray (padding: ``t_start = t_end = 0``, mask False).
+
+    >>> s, e, m = merge_samples(torch.tensor([[2.0, 5.0]]), torch.tensor([[3.0, 6.0]]), torch.tensor([[True, True]]),
+    ...                         torch.tensor([[3.5, 4.0, 4.5]]))
+    >>> s[m].tolist(), e[m].tolist()
+    ([2.0, 3.5, 4.0, 5.0], [3.0, 4.0, 4.5, 6.0])
+    """
+    inf = torch.full_like(t_starts, float("inf"))
+    starts, ends = torch.where(mask, t_starts, inf), torch.where(mask, t_ends, inf)
+    cuts = torch.sort(torch.cat([starts, ends, edges], -1), -1).values
+    lo, hi = cuts[:, :-1], cuts[:, 1:]
+    mids = 0.5 * (lo + hi)
+    k = (torch.searchsorted(starts.contiguous(), mids.contiguous(), right=True) - 1).clamp(min=0)
+    in_base = (starts.gather(1, k) <= mids) & (mids < ends.gather(1, k))
+    first = edges.min(-1, keepdim=True).values
+    last = torch.where(torch.isfinite(edges), edges, torch.full_like(edges, -float("inf"))).max(-1, keepdim=True).values
+    in_window = (mids >= first) & (mids <= last)
+    real = torch.isfinite(hi) & (hi > lo) & (in_base | in_window)
+    out_mask, (out_starts, out_ends) = compact(real, torch.where(real, lo, 0.0), torch.where(real, hi, 0.0), max_n=None)
+    return out_starts, out_ends, out_mask
+
+
+class GuidedSampler:
+    """Training sampler of hard and hybrid: samples around the per-ray ``depth`` where ``depth_mask``.
+
+    ``mode="add"`` (Dense Depth Priors): the ``base`` sampler's samples plus ``n_guided`` stratified
+    samples in the window ``D +- h``, merged (:func:`merge_samples`); ``h = k * sigma`` where the data
+    gives a per-ray ``depth_sigma > 0``, else ``eps / 2``; ``cut_behind`` drops the base samples that
+    start behind the window (an opaque surface hides them: fewer field queries). ``mode="replace"`` (the original project's
+    formulation, kept to reproduce it): :func:`guided_samples` over the base sampler's ``[near, far]``
+    with its ``n_samples`` (a fraction ``guided_fraction`` in ``[D - eps/2, D + eps/2]``, the rest
+    uniform), masked by what ``base`` calls occupied.
+    """
+
+    def __init__(self, base, eps: float, guided_fraction: float, mode: str = "add", n_guided: int = 16,
+                 window_sigmas: float = 3.0, cut_behind: bool = False):
+        if mode not in ("add", "replace"):
+            raise ValueError(f"guided sampling mode {mode!r}: 'add' or 'replace'")
         self.base, self.eps, self.guided_fraction = base, eps, guided_fraction
+        self.mode, self.n_guided, self.window_sigmas, self.cut_behind = mode, n_guided, window_sigmas, cut_behind
+
+    def half_width(self, depth: torch.Tensor, depth_sigma: torch.Tensor | None) -> torch.Tensor:
+        """``k * sigma`` per ray where ``depth_sigma > 0``, else ``eps / 2``."""
+        fixed = torch.full_like(depth, 0.5 * self.eps)
+        if depth_sigma is None:
+            return fixed
+        return torch.where(depth_sigma > 0, self.window_sigmas * depth_sigma, fixed)
 
     def __call__(self, rays: RayBundle, perturb: bool = False, generator: torch.Generator | None = None,
-                 depth=None, depth_mask=None, **context):
+                 depth=None, depth_mask=None, depth_sigma=None, **context):
         if depth is None or depth_mask is None:
             raise ValueError("GuidedSampler needs per-ray depth and depth_mask (sampler(rays, depth=..., depth_mask=...))")
-        t_starts, t_ends = guided_samples(self.base.near, self.base.far, depth, depth_mask, self.eps,
-                                          self.base.n_samples, self.guided_fraction, perturb, generator)
-        return t_starts, t_ends, self.base.occupied(rays, t_starts, t_ends)
+        if self.mode == "replace":
+            t_starts, t_ends = guided_samples(self.base.near, self.base.far, depth, depth_mask, self.eps,
+                                              self.base.n_samples, self.guided_fraction, perturb, generator)
+            return t_starts, t_ends, self.base.occupied(rays, t_starts, t_ends)
+        t_starts, t_ends, mask = self.base(rays, perturb=perturb, generator=generator, **context)
+        half = self.half_width(depth, depth_sigma)
+        if self.cut_behind:  # nothing behind the window is seen through an opaque surface: skip those samples
+            mask = mask & ~(depth_mask[:, None] & (t_starts > (depth + half)[:, None]))
+        edges = window_edges(depth, depth_mask, half, self.n_guided, self.base.near, self.base.far, perturb, generator)
+        return merge_samples(t_starts, t_ends, mask, edges)
 
 
 class OwnDepthSampler:
     """Evaluation sampler of hard and hybrid (no ground truth at test time): render the shared
     sampler's samples, take the model's own depth ``D = sum w t / acc`` where ``acc > 0.5`` and place
-    the guided samples there (uniform elsewhere)."""
+    the guided samples there (elsewhere the shared sampler's samples alone, or uniform ones in
+    ``replace`` mode)."""
 
     def __init__(self, guided: GuidedSampler):
         self.guided = guided

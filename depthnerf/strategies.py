@@ -15,17 +15,25 @@ from depthnerf.samplers import GuidedSampler, OwnDepthSampler
 # %% 03_Baseline_NeRF.ipynb · cell c06
 @dataclass(frozen=True)
 class LossTerm:
-    """One named term of a strategy's loss: ``weight * fn(out, batch)``, where ``out`` is the output of
-    ``render_rays`` and ``batch`` the rays' targets (``rgb [R,3]``; ``depth``, ``depth_mask``,
-    ``depth_sigma [R]`` when the data has depth)."""
+    """One named term of a strategy's loss: ``weight * final ** progress * fn(out, batch)``, where ``out`` is
+    the output of ``render_rays``, ``batch`` the rays' targets (``rgb [R,3]``, ``view [R]``; ``depth``,
+    ``depth_mask``, ``depth_sigma [R]`` when the data has depth) and ``progress`` = step / iterations
+    (``batch["progress"]``): ``final < 1`` decays the weight exponentially to ``weight * final``.
+
+    >>> term = LossTerm("x", lambda out, batch: torch.tensor(2.0), weight=0.5, final=0.1)
+    >>> float(term({}, {"progress": 0.0})), round(float(term({}, {"progress": 1.0})), 6)
+    (1.0, 0.1)
+    """
 
     name: str
     fn: Callable[[dict, dict], torch.Tensor]
     weight: float = 1.0
+    final: float = 1.0
 
     def __call__(self, out: dict, batch: dict) -> torch.Tensor:
         value = self.fn(out, batch)
-        return value if self.weight == 1.0 else self.weight * value
+        weight = self.weight if self.final == 1.0 else self.weight * self.final ** batch.get("progress", 0.0)
+        return value if weight == 1.0 else weight * value
 
 
 def shared(base):
@@ -90,9 +98,11 @@ def make_strategy(config: TrainConfig) -> Strategy:
 
 # %% 04_Soft_Depth_Supervision.ipynb · cell c20
 def soft_terms(params: SoftParams) -> tuple[LossTerm, ...]:
-    """``rgb`` and ``depth = soft_weight * L_depth`` (the loss ``params.depth_loss`` names)."""
+    """``rgb`` and ``depth = soft_weight * L_depth`` (the loss ``params.depth_loss`` names; the weight decays
+    to ``soft_weight * soft_weight_final`` over training)."""
     return (RGB, LossTerm("depth", lambda out, batch: depth_loss(params.depth_loss, out, batch, params.eps,
-                                                                   params.ds_sigma), params.soft_weight))
+                                                                   params.ds_sigma, params.ranking_margin),
+                          params.soft_weight, params.soft_weight_final))
 
 
 def soft(params: SoftParams | None = None) -> Strategy:
@@ -111,7 +121,8 @@ def hard_term(out: dict, batch: dict, params: HardParams) -> torch.Tensor:
 
 
 def guided_sampler(base, params: HardParams) -> GuidedSampler:
-    return GuidedSampler(base, params.eps, params.guided_fraction)
+    return GuidedSampler(base, params.eps, params.guided_fraction, params.guided_mode, params.guided_samples,
+                         params.window_sigmas, params.cut_behind)
 
 
 def own_depth_sampler(base, params: HardParams) -> OwnDepthSampler:
@@ -121,7 +132,8 @@ def own_depth_sampler(base, params: HardParams) -> OwnDepthSampler:
 def hard(params: HardParams | None = None) -> Strategy:
     """Depth-guided samples; ``L = L_rgb + hard_weight * (L_free + L_surface)``."""
     params = params or HardParams()
-    return Strategy("hard", (RGB, LossTerm("hard", partial(hard_term, params=params), params.hard_weight)),
+    return Strategy("hard", (RGB, LossTerm("hard", partial(hard_term, params=params), params.hard_weight,
+                                           params.hard_weight_final)),
                     train_sampler=partial(guided_sampler, params=params),
                     eval_sampler=partial(own_depth_sampler, params=params), needs_depth=True, params=params)
 

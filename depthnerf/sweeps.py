@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import socket
 import time
 import traceback
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class Trial:
     profile: str = "quick"
     downscale: int | None = None
     test_views: int | None = None
+    eval_split: str = "test"  # "val" when a study chooses settings (never choose on the test split)
+    test_data: str | None = None  # the folder the evaluation views come from (None: data), e.g. lego_test_every10
     train: dict = dataclasses.field(default_factory=dict)
     strategy_params: dict = dataclasses.field(default_factory=dict)
     depth_source: str = "dataset"
@@ -49,6 +52,8 @@ class Trial:
     def __post_init__(self):
         if self.depth_source not in DEPTH_SOURCES:
             raise ValueError(f"unknown depth_source {self.depth_source!r}: choose one of {DEPTH_SOURCES}")
+        if self.eval_split not in ("test", "val"):
+            raise ValueError(f"eval_split must be 'test' or 'val', got {self.eval_split!r}")
         if self.n_views is not None and self.n_views < 1:
             raise ValueError(f"n_views must be at least 1, got {self.n_views}")
 
@@ -57,13 +62,18 @@ class Trial:
 
     @property
     def trial_id(self) -> str:
-        """``<strategy>-v<views>-s<seed>-<hash of the whole description>``.
+        """``<strategy>-v<views>-s<seed>-<hash of the whole description>``; a field added after studies
+        were run (``LATER_FIELDS``) enters the hash only when it is set, so finished trials keep their ids.
 
         >>> Trial("soft", n_views=4, seed=1).trial_id
-        'soft-v4-s1-1559ddce'
+        'soft-v4-s1-17656a47'
         """
-        digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        described = {k: v for k, v in self.to_dict().items() if not (k in LATER_FIELDS and v is None)}
+        digest = hashlib.sha1(json.dumps(described, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.strategy}-v{self.n_views or 'all'}-s{self.seed}-{digest}"
+
+
+LATER_FIELDS = ("test_data",)
 
 
 def trial_dir(results: Path | str, study: str, trial: Trial) -> Path:
@@ -102,7 +112,8 @@ def trial_config(trial: Trial) -> TrainConfig:
 
 
 def load_trial_data(trial: Trial, workdir: Path | str) -> tuple[SceneData, SceneData, dict]:
-    """``(train, test, depth_info)`` of a trial: its training views with the depth it is given."""
+    """``(train, evaluation views, depth_info)`` of a trial: its training views with the depth it is given,
+    and the views of its ``eval_split`` it is scored on."""
     settings = profile_settings(trial.profile)
     downscale = trial.downscale or settings.downscale
     data = resolve_data(trial.data, workdir)
@@ -110,7 +121,8 @@ def load_trial_data(trial: Trial, workdir: Path | str) -> tuple[SceneData, Scene
     options = {"sparse_depth": trial.depth_source} if trial.depth_source in ("colmap", "dsnerf") else {}
     train_data = load_dataset(data, "train", downscale, root=root, **options)
     test_views = trial.test_views or settings.max_test_views
-    test_data = load_dataset(data, "test", downscale, root=root, max_views=test_views)
+    source = resolve_data(trial.test_data, workdir) if trial.test_data else data
+    test_data = load_dataset(source, trial.eval_split, downscale, root=root, max_views=test_views)
     views = np.arange(len(train_data))
     if trial.n_views is not None:
         views = select_views(train_data, trial.n_views, seed=trial.seed)
@@ -127,6 +139,14 @@ def load_trial_data(trial: Trial, workdir: Path | str) -> tuple[SceneData, Scene
             info |= {"depth_pixels": int(train_data.depth_mask.sum()),
                      "depth_fraction": float(train_data.depth_mask.mean())}
     return train_data, test_data, info
+
+
+def current_node() -> dict:
+    """Where this code runs: Ray's node id (None outside Ray), host name and process id."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    return {"node_id": node, "host": socket.gethostname(), "pid": os.getpid()}
 
 
 class TrialInterrupted(RuntimeError):
@@ -146,7 +166,7 @@ def run_trial(trial: Trial, results: str, study: str, workdir: str) -> dict:
             raise TrialInterrupted(f"{trial.trial_id}: interrupted after step {result.steps} of {config.iterations} "
                                    f"(checkpoint kept: run the sweep again to resume)")
         metrics, _ = evaluate_run(load_run(out_dir), test_data, progress=False)
-        record = {"trial": trial.to_dict(), "trial_id": trial.trial_id, "study": study,
+        record = {"trial": trial.to_dict(), "trial_id": trial.trial_id, "study": study, "node": current_node(),
                   "metrics": metrics, "cost": read_cost(out_dir), "depth": depth_info,
                   "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         atomic_json(out_dir / "evaluation.json", record)
@@ -266,7 +286,8 @@ def collect(results: Path | str, study: str) -> list[dict]:
         row |= {f"tag_{k}": v for k, v in trial["tags"].items()}
         row |= {key: record["metrics"].get(key) for key in ROW_METRICS}
         row |= {"train_seconds": record["cost"].get("train_seconds"), "iterations": record["cost"].get("iterations"),
-                "depth_fraction": record["depth"].get("depth_fraction"), "trial_id": record["trial_id"]}
+                "depth_fraction": record["depth"].get("depth_fraction"), "trial_id": record["trial_id"],
+                "node_id": record.get("node", {}).get("node_id")}
         rows.append(row)
     return rows
 

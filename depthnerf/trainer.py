@@ -4,6 +4,7 @@
 import hashlib
 import json
 import math
+import os
 import resource
 import signal
 import sys
@@ -15,8 +16,8 @@ import numpy as np
 import torch
 
 from depthnerf.callbacks import (Checkpointing, LearningRateSchedule, MetricsLog, OccupancyGridUpdate, ProgressBar,
-    TrainingClock, Validation, call_hooks)
-from depthnerf.config import TrainConfig, profile_settings
+    TensorBoardLog, TrainingClock, Validation, call_hooks)
+from depthnerf.config import GPU_PROFILES, TrainConfig, config_for_profile, profile_settings
 from depthnerf.datasets import load_dataset
 from depthnerf.env import select_device
 from depthnerf.fields import make_field
@@ -71,6 +72,28 @@ def gather_batch(tensors: dict, view, row, col) -> dict:
             for key in ("rgb", "alpha", "depth", "depth_mask", "depth_sigma") if key in tensors}
 
 
+def depth_edges(depth: torch.Tensor, depth_mask: torch.Tensor, alpha: torch.Tensor | None = None,
+                rel: float = 0.05) -> torch.Tensor:
+    """``[N,H,W]`` True at pixels whose footprint may mix surfaces: alpha strictly between 0 and 1, or a
+    4-neighbour with depth whose depth differs by more than ``rel`` of the larger of the two (both pixels
+    of such a pair are marked). Inputs ``[N,H,W]``.
+
+    >>> d = torch.tensor([[[2.0, 2.0, 5.0, 5.0]]]); m = torch.ones_like(d, dtype=torch.bool)
+    >>> depth_edges(d, m).int().tolist()
+    [[[0, 1, 1, 0]]]
+    """
+    edge = torch.zeros_like(depth_mask)
+    if alpha is not None:
+        edge |= (alpha > 1e-3) & (alpha < 1 - 1e-3)
+    for dim in (1, 2):
+        a, b = depth.narrow(dim, 0, depth.shape[dim] - 1), depth.narrow(dim, 1, depth.shape[dim] - 1)
+        both = depth_mask.narrow(dim, 0, depth.shape[dim] - 1) & depth_mask.narrow(dim, 1, depth.shape[dim] - 1)
+        jump = both & ((a - b).abs() > rel * torch.maximum(a, b))
+        edge.narrow(dim, 0, depth.shape[dim] - 1).logical_or_(jump)
+        edge.narrow(dim, 1, depth.shape[dim] - 1).logical_or_(jump)
+    return edge
+
+
 def swap_background(batch: dict, old: torch.Tensor, new: torch.Tensor) -> dict:
     """Targets composited on ``new [R,3]`` instead of ``old [3]``: ``rgb + (1 - alpha)(new - old)``.
 
@@ -92,7 +115,7 @@ def draw_batch(tensors: dict, config, generator: torch.Generator, depth_pixels: 
                                           generator=generator, device=generator.device)]
         view, row, col = (torch.cat([a, b]) for a, b in zip((view, row, col), pick.unbind(-1)))
     rays = camera_rays(tensors["intrinsics"], tensors["poses"], H, W, pixels=(view, row, col))
-    batch = gather_batch(tensors, view, row, col)
+    batch = {**gather_batch(tensors, view, row, col), "view": view}
     background = tensors["background"]
     if config.random_background and "alpha" in batch:
         background = torch.rand(len(rays), 3, generator=generator, device=generator.device)
@@ -102,11 +125,13 @@ def draw_batch(tensors: dict, config, generator: torch.Generator, depth_pixels: 
 
 # %% 03_Baseline_NeRF.ipynb · cell c16
 def training_loss(field, strategy, sampler, tensors: dict, config, generator: torch.Generator,
-                  depth_pixels: torch.Tensor | None = None, crop: float = 1.0) -> tuple:
-    """``(loss, loss terms, render output, batch)`` of one training batch (no update)."""
+                  depth_pixels: torch.Tensor | None = None, crop: float = 1.0, progress: float = 0.0) -> tuple:
+    """``(loss, loss terms, render output, batch)`` of one training batch (no update); ``progress`` =
+    step / iterations reaches the loss terms (weight schedules) as ``batch["progress"]``."""
     rays, batch, background = draw_batch(tensors, config, generator, depth_pixels, crop)
-    samples = sampler(rays, perturb=True, generator=generator, field=field,
-                      depth=batch.get("depth"), depth_mask=batch.get("depth_mask"))
+    batch["progress"] = progress
+    samples = sampler(rays, perturb=True, generator=generator, field=field, depth=batch.get("depth"),
+                      depth_mask=batch.get("depth_mask"), depth_sigma=batch.get("depth_sigma"))
     out = render_rays(field, rays, *samples, background=background, color_threshold=config.color_threshold)
     terms = strategy.loss_terms(out, batch)
     loss = sum(terms.values())
@@ -274,6 +299,9 @@ class Trainer:
             check_scene(scene)
         check_depth_available(self.strategy, data)
         self.tensors = scene_tensors(data, self.device)
+        if config.depth_at_edges == "exclude" and "depth_mask" in self.tensors:
+            edges = depth_edges(self.tensors["depth"], self.tensors["depth_mask"], self.tensors.get("alpha"))
+            self.tensors["depth_mask"] = self.tensors["depth_mask"] & ~edges
         self.fingerprint = data_fingerprint(self.tensors)
 
         torch.manual_seed(config.seed)
@@ -314,6 +342,8 @@ class Trainer:
                           OccupancyGridUpdate(config.occupancy_every, config.occupancy_warmup),
                           *([ProgressBar(config.log_every)] if progress else []), log,
                           *([Validation(val_data, config.val_every, config.val_views, log)] if val_data else []),
+                          *([TensorBoardLog(self.out_dir / "tensorboard", config.log_every, val_data,
+                                            config.val_every)] if config.tensorboard else []),
                           Checkpointing(config.checkpoint_every), *callbacks]
         self.clock = TrainingClock(self.state.seconds)
         self.last_step = config.iterations
@@ -362,7 +392,8 @@ class Trainer:
         """One training step: the loss of a batch, a finite check, backward, Adam."""
         crop = self.config.precrop_fraction if step < self.config.precrop_iters else 1.0
         loss, terms, out, batch = training_loss(self.field, self.strategy, self.train_sampler, self.tensors,
-                                                self.config, self.generator, self.depth_pixels, crop)
+                                                self.config, self.generator, self.depth_pixels, crop,
+                                                step / self.config.iterations)
         check_finite_loss(step + 1, terms, loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -413,8 +444,21 @@ def train(train_data: SceneData, config: TrainConfig, out_dir, val_data: SceneDa
     return trainer.run(stop_at)
 
 
+def check_profile_device(profile: str, device: torch.device | None = None) -> None:
+    """Refuse a GPU-sized profile (``GPU_PROFILES``) on a CPU, where it would run for days: a CUDA
+    install that does not match the driver makes ``torch.cuda.is_available()`` False and would
+    otherwise train on the CPU without a word. ``DEPTHNERF_ALLOW_CPU_FULL=1`` allows it."""
+    device = device or select_device()
+    if profile in GPU_PROFILES and device.type == "cpu" and os.environ.get("DEPTHNERF_ALLOW_CPU_FULL") != "1":
+        raise RuntimeError(f"profile {profile!r} is sized for a GPU ({config_for_profile(profile).iterations} steps of "
+                           f"{config_for_profile(profile).batch_rays} rays), but no CUDA/MPS device is usable here "
+                           f"(torch {torch.__version__}, torch.cuda.is_available() = {torch.cuda.is_available()}); "
+                           f"use PROFILE=quick, fix the CUDA install, or set DEPTHNERF_ALLOW_CPU_FULL=1")
+
+
 def pipeline_data(profile: str, data: str) -> tuple[SceneData, SceneData]:
     """The training views and the validation views a training notebook (03-06) uses in ``profile``."""
+    check_profile_device(profile)
     settings = profile_settings(profile)
     train_data = load_dataset(data, "train", downscale=settings.downscale, max_views=settings.max_train_views)
     val_data = load_dataset(data, "val", downscale=settings.downscale, max_views=settings.val_views)

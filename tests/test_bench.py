@@ -62,3 +62,18 @@ def test_benchmark_script_runs_both_configurations_and_reports_every_key(bench, 
         assert reference["config"]["adam_beta2"] == 0.999 and reference["iterations"] > 0
         assert np.isfinite(reference["curve"][-1]["psnr"])
     assert set(report["comparison"]["alpha_dropped"]["reference_time_over_ours"]) == set(ours["time_to_psnr"])
+
+
+def test_depth_speed_benchmark_reports_the_time_to_the_baselines_final_psnr(tmp_path):
+    spec = importlib.util.spec_from_file_location("depth_speed", ROOT / "benchmarks/depth_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--views", "3", "--profile", "smoke", "--every", "10", "--strategies", "baseline", "hard",
+                        "--out", str(tmp_path)]) == 0
+    runs = json.loads((tmp_path / "depth_speed.json").read_text())["runs"]["3"]
+    base = runs["baseline"]
+    assert [p["iterations"] for p in base["curve"]] == [10, 20, 30] and base["iterations"] == 30
+    assert base["seconds_to_baseline_final"] <= base["train_seconds"] and base["ratio_to_baseline_seconds"] <= 1
+    reach = runs["hard"]["seconds_to_baseline_final"]
+    first = next((p for p in runs["hard"]["curve"] if p["psnr"] >= base["psnr"]), None)
+    assert reach == (first["seconds"] if first else None)

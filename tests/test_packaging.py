@@ -10,6 +10,8 @@ def test_dockerfile_installs_requirements_and_runs_a_make_target():
     base = re.search(r"^FROM\s+(\S+)", text, re.M)
     assert base and base.group(1).startswith("python:3.11"), "base image must be named and match the venv's Python"
     assert "COPY requirements.txt" in text and "pip install --no-cache-dir -r requirements.txt -c requirements.lock" in text
+    assert "ENV VENV=/opt/venv" in text, "the venv must live outside /depthnerf so a mounted checkout keeps it"
+    assert "ARG TORCH=cpu" in text and "download.pytorch.org/whl/cpu torch==2.14.1" in text  # the CPU image
     entry = re.search(r'^ENTRYPOINT \["make"\]', text, re.M)
     cmd = re.search(r'^CMD \["(\w+)"\]', text, re.M)
     assert entry and cmd
@@ -27,6 +29,28 @@ def test_compose_services_use_make_targets():
     targets = re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M)
     for command in re.findall(r'command: \["(\w+)"', text):
         assert command in targets
+
+
+def test_compose_runs_on_the_cpu_by_default_and_on_gpus_through_the_override():
+    import yaml
+
+    cpu = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    gpu = yaml.safe_load((ROOT / "docker-compose.gpu.yml").read_text())["services"]
+    assert "nvidia" not in (ROOT / "docker-compose.yml").read_text()
+    assert all("deploy" not in service for service in cpu.values()), "a GPU reservation fails without the NVIDIA runtime"
+    assert all(service.get("shm_size") for service in cpu.values()), "Ray needs more than the default 64 MB /dev/shm"
+    assert ".:/depthnerf" in cpu["jupyter"]["volumes"], "the jupyter service must mount the whole checkout"
+    for name in ("pipeline", "jupyter"):
+        assert gpu[name]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
+        assert gpu[name]["build"]["args"]["TORCH"] == "cuda"
+
+
+def test_project_has_a_licence_and_a_citation():
+    import yaml
+
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"].startswith("1.2") and citation["title"] and citation["license"] == "MIT"
 
 
 def test_ci_runs_make_test_and_nothing_else():

@@ -86,3 +86,19 @@ def test_robustness_notebook_tables_every_level_and_where_strategies_break(tmp_p
         assert b["psnr_breaks_at"] == first, b
     assert "PSNR below baseline from" in text
     assert (folder / "robustness.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_hyperparameter_sweep_scores_on_validation_views_and_writes_its_choice(tmp_path, ray_address):
+    text = execute("Analysis/hyperparameter_sweep.ipynb", tmp_path, ray_address, {"DEPTHNERF_SWEEP_VIEWS": "3,6"})
+    assert "8 trials: 4 candidates x 2 view counts x 1 seeds" in text
+    folder = tmp_path / "studies" / "hyperparameter_sweep"
+    records = [json.loads(p.read_text()) for p in folder.glob("*/evaluation.json")]
+    assert len(records) == 8 and {r["trial"]["eval_split"] for r in records} == {"val"}
+    assert {r["trial"]["n_views"] for r in records} == {3, 6}
+    table = (folder / "table.md").read_text()
+    assert "validation split" in table and table.count("| baseline |") == 2
+    chosen = json.loads((folder / "chosen.json").read_text())
+    assert set(chosen) <= {"soft", "hard", "hybrid"}  # smoke models learn little: a candidate may fail the rule
+    for entry in chosen.values():
+        assert math.isfinite(entry["mean_psnr_gain"]) and entry["candidate"].split()[0] in chosen

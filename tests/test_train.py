@@ -125,21 +125,48 @@ class OpaqueSlab(torch.nn.Module):
         return torch.where(points[:, 2].abs() < 0.05, 200.0, 0.0)
 
 
-def test_hard_evaluation_samples_around_its_own_depth():
-    """Without ground truth, the second pass puts 75 % of the samples around the predicted depth."""
+@pytest.mark.parametrize("mode", ["add", "replace"])
+def test_hard_evaluation_samples_around_its_own_depth(mode):
+    """Without ground truth, the second pass places the guided samples around the predicted depth: in
+    replace mode 75 % of them, in add mode the 16 window samples on top of the shared sampler's."""
+    from depthnerf.config import HardParams
+
     origins = torch.tensor([[0.0, 0.0, 4.0], [0.3, 0.0, 4.0], [0.0, -0.2, 4.0]])
     directions = torch.nn.functional.normalize(torch.tensor([[0.0, 0.0, -1.0], [0.1, 0.0, -1.0],
                                                              [0.0, 0.2, -1.0]]), dim=-1)
     rays = RayBundle(origins, directions, torch.ones(3))
     truth = (4.0 - 0.05) / -directions[:, 2]
-    sampler = hard().eval_sampler(StratifiedSampler(2.0, 6.0, 64))
+    base = StratifiedSampler(2.0, 6.0, 64)
+    sampler = hard(HardParams(guided_mode=mode)).eval_sampler(base)
     t0, t1, mask = sampler(rays, field=OpaqueSlab())
     mids = 0.5 * (t0 + t1)
-    near_truth = ((mids - truth[:, None]).abs() <= 0.15 + 0.05).float().mean(-1)
-    assert torch.all(near_truth >= 0.7), near_truth
+    near_truth = (((mids - truth[:, None]).abs() <= 0.15 + 0.05) & mask).sum(-1)
+    if mode == "replace":
+        assert torch.all(near_truth >= 0.7 * 64), near_truth
+    else:
+        assert torch.all(near_truth >= 16) and torch.all(mask.sum(-1) >= 64 + 16 - 1), (near_truth, mask.sum(-1))
+        assert ((t1 - t0)[mask] > 0).all() and (t0[:, 1:] >= t1[:, :-1] - 1e-6)[mask[:, 1:]].all()  # no overlap
     out = render_rays(OpaqueSlab(), rays, t0, t1, mask, background=torch.ones(3))
     assert torch.allclose(out["depth"], truth, atol=0.02)
-    assert type(hybrid().eval_sampler(StratifiedSampler(2.0, 6.0, 64))) is type(sampler)
+    assert type(hybrid().eval_sampler(base)) is type(sampler)
+
+
+def test_added_guided_samples_keep_the_shared_samples_and_fill_the_window():
+    from depthnerf.samplers import GuidedSampler
+
+    rays = RayBundle(torch.zeros(2, 3), torch.tensor([[0.0, 0.0, -1.0]] * 2), torch.ones(2))
+    base = StratifiedSampler(2.0, 6.0, 8)
+    guided = GuidedSampler(base, eps=0.4, guided_fraction=0.75, mode="add", n_guided=4)
+    t0, t1, mask = guided(rays, depth=torch.tensor([4.1, 0.0]), depth_mask=torch.tensor([True, False]),
+                          depth_sigma=torch.tensor([0.0, 0.0]))
+    kept = [sorted(round(x, 4) for x in t0[r][mask[r]].tolist()) for r in range(2)]
+    assert kept[1] == [2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5]  # no depth: the shared samples as they are
+    assert {3.9, 4.0, 4.1, 4.2} <= set(kept[0]) and len(kept[0]) == 8 + 4 + 1  # window cuts one interval
+    assert torch.allclose((t1 - t0)[0][mask[0]].sum(), torch.tensor(4.0))  # still covers [near, far] once
+    sigma = guided(rays, depth=torch.tensor([4.1, 0.0]), depth_mask=torch.tensor([True, False]),
+                   depth_sigma=torch.tensor([0.01, 0.0]))  # a per-ray sigma: the window is +- 3 sigma
+    edges = sorted(round(x, 4) for x in sigma[0][0][sigma[2][0]].tolist())
+    assert 4.07 in edges and 4.085 in edges and 4.115 in edges
 
 
 def test_sparse_depth_reaches_the_loss_through_depth_rays(tiny, tmp_path):

@@ -2,7 +2,10 @@
 
 Executed copies go to ``<results>/notebooks/``. The run stops at the first notebook that fails and
 says which one, which cell and where its executed copy is. The parameters reach each notebook
-both through papermill (``-p``) and the ``DEPTHNERF_*`` environment variables.
+both through papermill (``-p``) and the ``DEPTHNERF_*`` environment variables. Progress streams to
+the terminal while a notebook runs: every cell's printed output goes through papermill's logger,
+and the trainer prints a line at every tenth of a run (``DEPTHNERF_PROGRESS=lines``: plain text,
+which the executed notebooks keep readable too, instead of a tqdm widget).
 
 Usage: ``python -m tools.run_pipeline --profile quick --data embedded --results results``, or
 ``--notebooks Analysis/few_view_study.ipynb`` for a study (``make study STUDY=Analysis/few_view_study``).
@@ -10,6 +13,7 @@ Usage: ``python -m tools.run_pipeline --profile quick --data embedded --results 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -26,7 +30,9 @@ def run(profile: str, data: str, results: str, only: list[str] | None = None,
     """Execute ``chosen`` notebooks (default: 00 -> 08, or those numbered in ``only``) in order."""
     out_dir = Path(results) / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.update(DEPTHNERF_PROFILE=profile, DEPTHNERF_DATA=data, DEPTHNERF_RESULTS=results)
+    os.environ.update(DEPTHNERF_PROFILE=profile, DEPTHNERF_DATA=data, DEPTHNERF_RESULTS=results,
+                      DEPTHNERF_PROGRESS="lines")
+    stream_cell_output()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # kernels inherit it: no spinning threads
     if chosen is None:
         chosen = [p for p in notebooks(ROOT) if not only or p.name[:2] in only]
@@ -38,7 +44,7 @@ def run(profile: str, data: str, results: str, only: list[str] | None = None,
         print(f"[pipeline] {path.name} (profile={profile}, data={data}, results={results})", flush=True)
         try:
             papermill.execute_notebook(
-                str(path), str(target), cwd=str(ROOT), progress_bar=False, log_output=False,
+                str(path), str(target), cwd=str(ROOT), progress_bar=False, log_output=True,
                 parameters={"profile": profile, "data": data, "results": results},
             )
         except PapermillExecutionError as err:
@@ -52,6 +58,26 @@ def run(profile: str, data: str, results: str, only: list[str] | None = None,
     print(f"[pipeline] all {len(chosen)} notebooks done in {time.perf_counter() - started:.1f} s")
     summarise(Path(results))
     return 0
+
+
+class CellOutput(logging.Filter):
+    """Keep papermill's records of cell output (its own bookkeeping lines stay out of the terminal)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Executing", "Ending Cell", "Input Notebook", "Output Notebook",
+                                                    "Working directory", "Black is not", "Executing notebook"))
+
+
+def stream_cell_output() -> None:
+    """Print what the notebooks' cells print while they run (papermill logs it at INFO)."""
+    logger = logging.getLogger("papermill")
+    if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("  %(message)s"))
+        handler.addFilter(CellOutput())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def summarise(results: Path) -> None:
