@@ -79,7 +79,20 @@ def test_custom_scenes_notebook(tmp_path, ray_address):
     else:
         assert "fern: training skipped" in text
     if found["dsnerf_poster_less"] is None:
-        assert "COLMAP step skipped" in text
+        assert "COLMAP step skipped" in text and "prepare step skipped" in text
     else:
         assert (tmp_path / "custom_scenes" / "my_colmap_project" / "poses_bounds.npy").is_file()
         assert "poses differ by at most" in text
+        # (e) prepare: COLMAP from the photographs, poses compared after a similarity alignment
+        assert "prepare: 14 of 14 frames registered" in text
+        rotation = float(text.split("rotation error max ")[1].split(" deg")[0])
+        centres = float(text.split("camera centres max ")[1].split("%")[0])
+        assert rotation < 1.5 and centres < 6.0
+        assert (tmp_path / "custom_scenes" / "my_prepared_scene" / "sparse" / "0" / "points3D.bin").is_file()
+    # (d) the Blender scene written in nerfstudio's layout loads back; without depth its bounds come from the cameras
+    assert "my_nerfstudio: 20 training views" in text and "(from depth)" in text and "(from cameras)" in text
+    assert float(text.split("images differ by at most ")[1].split("/255")[0]) <= 1.0
+    assert float(text.split("ray depth differs by at most ")[1].split(" mm")[0]) < 0.6
+    assert (tmp_path / "custom_scenes" / "my_nerfstudio" / "transforms.json").is_file()
+    # (f) the command line
+    assert "usage: depthnerf" in text and "{'iterations': 50, 'field_params': {'resolution': 64}" in text
