@@ -32,6 +32,23 @@ def test_colab_notebook_metadata_and_one_parameters_cell(path):
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "committed with outputs"
 
 
+@pytest.mark.parametrize("path", [SETUP, PIPELINE], ids=lambda p: p.stem)
+def test_every_requirement_maps_to_a_module_that_imports(path):
+    """The setup cell skips pip when every requirements.txt line imports; a distribution whose module
+    has another name (opencv-python-headless -> cv2) must be in IMPORT_NAMES, or setup installs it
+    again and then reports it as still missing."""
+    import ast
+    import importlib
+    import re
+    source = "".join(c.source for c in nbformat.read(path, as_version=4).cells if "IMPORT_NAMES =" in c.source)
+    names = ast.literal_eval(re.search(r"IMPORT_NAMES = (\{.*?\})", source).group(1))
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    for line in lines:
+        package = re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0]
+        importlib.import_module(names.get(package, package))
+
+
 @pytest.mark.slow
 def test_colab_notebooks_run_inside_the_checkout_in_smoke_profile(tmp_path, monkeypatch):
     """Setup from the repository root (parameters from the environment), the pipeline from colab/
