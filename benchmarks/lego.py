@@ -65,7 +65,7 @@ from depthnerf.rays import camera_rays  # noqa: E402
 from depthnerf.rendering import render_chunked  # noqa: E402
 from depthnerf.runs import build_run  # noqa: E402
 from depthnerf.scene import SceneData  # noqa: E402
-from depthnerf.sparse_depth import triangulate_sparse_depth  # noqa: E402
+from depthnerf.triangulation import triangulate_sparse_depth  # noqa: E402
 from depthnerf.trainer import Trainer, peak_memory_bytes, train, training_loss  # noqa: E402
 
 THRESHOLDS = (20.0, 22.5, 25.0, 28.0, 30.0, 32.0, 33.0, 34.0)

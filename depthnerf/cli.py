@@ -101,7 +101,7 @@ def command_prepare(args) -> int:
 
 def command_train(args) -> int:
     from depthnerf.config import config_for_profile, profile_settings
-    from depthnerf.sparse_depth import triangulate_sparse_depth
+    from depthnerf.triangulation import triangulate_sparse_depth
     from depthnerf.trainer import train
 
     settings = profile_settings(args.profile)

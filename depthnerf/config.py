@@ -109,7 +109,7 @@ class SoftParams:
 
     soft_weight: float = setting(0.01, "weight of the depth loss")
     soft_weight_final: float = setting(1.0, "the weight decays exponentially to soft_weight * this (1: constant)")
-    depth_loss: str = setting("mse", "mse | l1 (expected depth), dsnerf (ray termination), urf (line of sight), "
+    depth_loss: str = setting("dsnerf", "mse | l1 (expected depth), dsnerf (ray termination), urf (line of sight), "
                                      "gaussian_nll (Dense Depth Priors), pearson | ranking (scale-invariant)")
     eps: float = setting(0.3, "URF's window width around the depth, scene units")
     ds_sigma: float = setting(0.05, "depth standard deviation where the data gives none (DS-NeRF, Gaussian NLL), "
@@ -127,8 +127,8 @@ class SoftParams:
 class HardParams:
     """Hard depth supervision: depth-guided samples and free-space / surface losses (notebook 05)."""
 
-    hard_weight: float = setting(0.005, "weight of the free-space + surface loss")
-    hard_weight_final: float = setting(1.0, "the weight decays exponentially to hard_weight * this (1: constant)")
+    hard_weight: float = setting(0.05, "weight of the free-space + surface loss")
+    hard_weight_final: float = setting(0.1, "the weight decays exponentially to hard_weight * this (1: constant)")
     guided_mode: str = setting("add", "add: guided samples added to the shared sampler's (Dense Depth Priors); "
                                       "replace: instead of them (the original project)")
     guided_samples: int = setting(16, "add mode: samples placed in the window around the depth, per ray")
@@ -153,7 +153,11 @@ class HardParams:
 
 @dataclass
 class HybridParams(HardParams, SoftParams):
-    """Soft's and hard's parameters together (notebook 06)."""
+    """Soft's and hard's parameters together (notebook 06); its own defaults for the hard weight (chosen
+    with soft's loss beside it, Analysis/hyperparameter_sweep)."""
+
+    hard_weight: float = setting(0.02, "weight of the free-space + surface loss")
+    hard_weight_final: float = setting(1.0, "the weight decays exponentially to hard_weight * this (1: constant)")
 
     def __post_init__(self):
         SoftParams.__post_init__(self)
@@ -233,8 +237,9 @@ class TrainConfig:
     max_samples: int = setting(64, "occupancy sampler: at most this many kept samples per ray")
     occupancy_resolution: int = setting(64, "cells per axis of the occupancy grid")
     carve_visual_hull: bool = setting(True, "restrict the occupancy grid to the alpha masks' visual hull (every strategy)")
-    depth_at_edges: str = setting("keep", "exclude: no depth supervision on pixels whose footprint may mix surfaces "
-                                          "(alpha in (0, 1), or a depth jump to a neighbour); keep: supervise them")
+    depth_at_edges: str = setting("exclude", "exclude: no depth supervision on pixels whose footprint may mix "
+                                             "surfaces (alpha in (0, 1), or a depth jump to a neighbour); keep: "
+                                             "supervise them")
     occupancy_every: int = setting(16, "steps between occupancy-grid updates from the field's density")
     occupancy_warmup: int = setting(64, "steps before the first occupancy-grid update")
     color_threshold: float = setting(0.0, "colour only samples with weight above this (0: every sample)")

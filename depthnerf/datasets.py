@@ -11,6 +11,7 @@ import numpy as np
 from depthnerf.blender import load_blender
 from depthnerf.embedded import ensure_embedded_scene
 from depthnerf.llff import load_llff
+from depthnerf.nerfstudio import NERFSTUDIO_JSON, load_nerfstudio
 from depthnerf.scene import DataError, SceneData
 
 
@@ -18,9 +19,11 @@ from depthnerf.scene import DataError, SceneData
 def load_dataset(data: str | Path, split: str = "train", downscale: int = 1, *, root: Path | str = "data",
                  **options) -> SceneData:
     """Load ``data``: ``"embedded"`` (generated into ``root/embedded`` on first use) or a folder holding a
-    Blender-layout scene (``transforms_{split}.json``) or an LLFF scene (``poses_bounds.npy``).
+    Blender-layout scene (``transforms_{split}.json``), a nerfstudio scene (one ``transforms.json``) or an
+    LLFF scene (``poses_bounds.npy``), tried in that order.
 
-    ``options`` go to the loader (:func:`load_blender`: background, max_views, view_subset, ...).
+    ``options`` go to the loader (:func:`load_blender`: background, max_views, view_subset, ...;
+    :func:`load_nerfstudio`; :func:`load_llff`).
     """
     if str(data) == "embedded":
         return load_blender(ensure_embedded_scene(root), split, downscale, **options)
@@ -29,9 +32,12 @@ def load_dataset(data: str | Path, split: str = "train", downscale: int = 1, *, 
         raise DataError(f"{folder}: dataset folder not found (expected 'embedded' or a scene folder)")
     if (folder / f"transforms_{split}.json").exists() or any(folder.glob("transforms_*.json")):
         return load_blender(folder, split, downscale, **options)
+    if (folder / NERFSTUDIO_JSON).is_file():
+        return load_nerfstudio(folder, split, downscale, **options)
     if (folder / "poses_bounds.npy").exists():
         return load_llff(folder, split, downscale, **options)
-    raise DataError(f"{folder}: neither transforms_{split}.json (Blender layout) nor poses_bounds.npy (LLFF) found")
+    raise DataError(f"{folder}: none of transforms_{split}.json (Blender layout), {NERFSTUDIO_JSON} (nerfstudio) "
+                    f"or poses_bounds.npy (LLFF) found")
 
 
 # %% 01_Data_Loading.ipynb · cell c134

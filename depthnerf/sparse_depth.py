@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import replace
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 
 from depthnerf.io import load_npy_restricted
-from depthnerf.scene import TRAINING_DTYPE, DataError, SceneData, check_depth
+from depthnerf.scene import TRAINING_DTYPE, DataError, check_depth
 
 
 # %% 01_Data_Loading.ipynb · cell c19
@@ -198,68 +195,3 @@ def rasterise_sparse_depth(obs: dict, world: dict, chosen: np.ndarray, K: np.nda
         out["depth_sigma"] = np.zeros(shape, np.float32)
         out["depth_sigma"][index] = sigma[order]
     return out
-
-
-# %% 01_Data_Loading.ipynb · cell c21
-def blender_world(data: SceneData) -> dict:
-    """The ``world`` dict of :func:`rasterise_sparse_depth` for a scene already in scene units."""
-    K = data.intrinsics[0].astype(np.float64)
-    if not np.allclose(data.intrinsics, data.intrinsics[0]) or not np.isclose(K[0, 0], K[1, 1]):
-        raise ValueError("triangulation needs one pinhole camera with square pixels shared by all views")
-    n = len(data)
-    return dict(poses=data.poses.astype(np.float64), hwf=np.tile([data.H, data.W, K[0, 0]], (n, 1)),
-                bounds=np.tile([0.0, data.far], (n, 1)), scale=1.0, recentre=np.eye(4))
-
-
-def triangulate_sparse_depth(data: SceneData, work_dir: Path | str | None = None) -> tuple[SceneData, dict]:
-    """Sparse depth for posed images without depth: SIFT + exhaustive matching + triangulation with
-    the known poses (pycolmap), rasterised into a copy of ``data``. Returns ``(scene, stats)`` with
-    ``stats``: ``points``, ``points_per_view [N]`` and ``mean_reprojection_error`` (pixels)."""
-    import pycolmap
-
-    world = blender_world(data)
-    K = data.intrinsics[0]
-    log_level, pycolmap.logging.minloglevel = pycolmap.logging.minloglevel, 2  # COLMAP's INFO lines: off
-    try:
-        obs = _triangulate_with_known_poses(data, world, K, work_dir)
-    finally:
-        pycolmap.logging.minloglevel = log_level
-    if len(obs["xyz"]) == 0:
-        raise DataError(f"{data.name}/{data.split}: triangulation found no points")
-    depth = rasterise_sparse_depth(obs, world, np.arange(len(data)), K.astype(np.float64), data.H, data.W)
-    stats = dict(points=len(obs["xyz"]), points_per_view=depth["depth_mask"].sum(axis=(1, 2)),
-                 mean_reprojection_error=float(obs["error"].mean()))
-    return replace(data, **depth), stats
-
-
-def _triangulate_with_known_poses(data: SceneData, world: dict, K: np.ndarray, work_dir) -> dict:
-    import pycolmap
-
-    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-        tmp = Path(tmp)
-        (tmp / "images").mkdir()
-        names = [f"{k:04d}.png" for k in range(len(data))]
-        for name, image in zip(names, data.images):
-            iio.imwrite(tmp / "images" / name, np.round(image * 255).astype(np.uint8))
-        reader = pycolmap.ImageReaderOptions()
-        reader.camera_model, reader.camera_params = "PINHOLE", f"{K[0, 0]},{K[1, 1]},{K[0, 2]},{K[1, 2]}"
-        database = tmp / "database.db"
-        pycolmap.extract_features(database, tmp / "images", image_names=names,
-                                  camera_mode=pycolmap.CameraMode.SINGLE, reader_options=reader)
-        pycolmap.match_exhaustive(database)
-        db = pycolmap.Database.open(str(database))
-        camera = db.read_all_cameras()[0]
-        model = pycolmap.Reconstruction()
-        model.add_camera_with_trivial_rig(camera)
-        opengl_to_colmap = np.diag([1.0, -1.0, -1.0, 1.0])  # COLMAP cameras look along +z, y down
-        for image in db.read_all_images():
-            w2c = np.linalg.inv(world["poses"][names.index(image.name)] @ opengl_to_colmap)
-            keypoints = db.read_keypoints(image.image_id)[:, :2].astype(np.float64)
-            model.add_image_with_trivial_frame(
-                pycolmap.Image(name=image.name, keypoints=keypoints, camera_id=camera.camera_id, image_id=image.image_id),
-                pycolmap.Rigid3d(pycolmap.Rotation3d(w2c[:3, :3]), w2c[:3, 3]))
-        db.close()
-        (tmp / "model").mkdir()
-        model = pycolmap.triangulate_points(model, database, tmp / "images", tmp / "model")
-        model.write(tmp / "model")
-        return colmap_observations(tmp / "model", names)

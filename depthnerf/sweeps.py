@@ -21,9 +21,9 @@ from depthnerf.evaluate import evaluate_run, read_cost
 from depthnerf.io import atomic_json, atomic_write
 from depthnerf.runs import load_run
 from depthnerf.scene import SceneData
-from depthnerf.sparse_depth import triangulate_sparse_depth
 from depthnerf.strategies import make_strategy
 from depthnerf.trainer import train
+from depthnerf.triangulation import triangulate_sparse_depth
 
 
 # %% Analysis/sweeps.ipynb · cell c03

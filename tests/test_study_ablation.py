@@ -11,8 +11,8 @@ import pytest
 from conftest import execute_notebook
 
 ABLATION_ENV = {"DEPTHNERF_ABLATION_SEEDS": "1", "DEPTHNERF_ABLATION_SOFT_WEIGHT": "0.01,0.1",
-                "DEPTHNERF_ABLATION_DEPTH_LOSS": "mse,urf", "DEPTHNERF_ABLATION_HARD_WEIGHT": "0.005,0.05",
-                "DEPTHNERF_ABLATION_EPS": "0.3,1.0", "DEPTHNERF_ABLATION_GUIDED_FRACTION": "0.25,0.75"}
+                "DEPTHNERF_ABLATION_DEPTH_LOSS": "dsnerf,urf", "DEPTHNERF_ABLATION_HARD_WEIGHT": "0.005,0.05",
+                "DEPTHNERF_ABLATION_EPS": "0.3,1.0", "DEPTHNERF_ABLATION_GUIDED_SAMPLES": "8,16"}
 ROBUSTNESS_ENV = {"DEPTHNERF_ROBUSTNESS_SEEDS": "1", "DEPTHNERF_ROBUSTNESS_STRATEGIES": "soft,hard",
                   "DEPTHNERF_ROBUSTNESS_NOISE": "0,0.5", "DEPTHNERF_ROBUSTNESS_KEEP": "1,0.05",
                   "DEPTHNERF_ROBUSTNESS_SCALE": "1,1.2"}
@@ -36,9 +36,9 @@ def test_ablation_notebook_tables_every_knob_value_and_skips_finished_trials(tmp
     folder = tmp_path / "studies" / "ablation"
     table = (folder / "table.md").read_text()
     assert "| (reference) |  | baseline | 1 |" in table
-    expected = {("soft_weight", "0.01"), ("soft_weight", "0.1"), ("depth_loss", "mse"), ("depth_loss", "urf"),
+    expected = {("soft_weight", "0.01"), ("soft_weight", "0.1"), ("depth_loss", "dsnerf"), ("depth_loss", "urf"),
                 ("hard_weight", "0.005"), ("hard_weight", "0.05"), ("eps", "0.3"), ("eps", "1.0"),
-                ("guided_fraction", "0.25"), ("guided_fraction", "0.75")}
+                ("guided_samples", "8"), ("guided_samples", "16")}
     for knob, value in expected:
         strategy = "soft" if knob in ("soft_weight", "depth_loss") else "hard"
         assert f"| {knob} | {value} | {strategy} | 1 |" in table, (knob, value)
@@ -46,8 +46,8 @@ def test_ablation_notebook_tables_every_knob_value_and_skips_finished_trials(tmp
     summary = {(e["knob"], str(e["value"])): e for e in record["summary"]}
     assert set(summary) == expected
     assert_finite(record["summary"])
-    assert summary[("soft_weight", "0.01")]["psnr_mean"] == summary[("depth_loss", "mse")]["psnr_mean"]
-    assert summary[("eps", "0.3")]["psnr_mean"] == summary[("guided_fraction", "0.75")]["psnr_mean"]
+    assert summary[("soft_weight", "0.01")]["psnr_mean"] == summary[("depth_loss", "dsnerf")]["psnr_mean"]
+    assert summary[("eps", "0.3")]["psnr_mean"] == summary[("guided_samples", "16")]["psnr_mean"]
     assert summary[("soft_weight", "0.1")]["psnr_mean"] != summary[("soft_weight", "0.01")]["psnr_mean"]
     assert (folder / "ablation.png").stat().st_size > 0
 

@@ -98,6 +98,11 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tiny, tmp_path):
     other = TrainConfig(**{**tiny_config(iterations=8).to_dict(), "batch_rays": 64})
     with pytest.raises(ValueError, match="other settings.*batch_rays"):
         train(train_data, other, tmp_path / "run", progress=False)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pth", weights_only=True)
+    del saved["config"]["depth_at_edges"]  # a checkpoint of a version without this setting names it too
+    torch.save(saved, tmp_path / "run" / "checkpoint.pth")
+    with pytest.raises(ValueError, match=r"other settings \(\['depth_at_edges'\]\)"):
+        train(train_data, tiny_config(iterations=8), tmp_path / "run", progress=False)
 
 
 @pytest.mark.parametrize("strategy", ["soft", "hard", "hybrid"])
@@ -250,7 +255,7 @@ def test_non_finite_loss_stops_naming_the_step_and_term_and_writes_no_model(tiny
     huge = train_data.subset(range(len(train_data)))
     huge.depth = np.where(huge.depth_mask, np.float32(1e30), 0).astype(np.float32)  # (1e30)^2 overflows
     with pytest.raises(NonFiniteLossError, match=r"step 1: loss term 'depth' is inf"):
-        train(huge, tiny_config("soft"), tmp_path / "soft", progress=False)
+        train(huge, tiny_config("soft", strategy_params={"depth_loss": "mse"}), tmp_path / "soft", progress=False)
     assert not (tmp_path / "soft" / "model_soft.pth").exists() and not (tmp_path / "soft" / "summary.json").exists()
 
 

@@ -61,11 +61,15 @@ def run(profile: str, data: str, results: str, only: list[str] | None = None,
 
 
 class CellOutput(logging.Filter):
-    """Keep papermill's records of cell output (its own bookkeeping lines stay out of the terminal)."""
+    """Keep papermill's records of cell output (its own bookkeeping lines stay out of the terminal), without
+    the newline a printed line already ends with (the handler adds one) and without empty records."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(("Executing", "Ending Cell", "Input Notebook", "Output Notebook",
-                                                    "Working directory", "Black is not", "Executing notebook"))
+        message = record.getMessage().rstrip("\n")
+        record.msg, record.args = message, ()
+        return bool(message.strip()) and not message.startswith((
+            "Executing", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory", "Black is not",
+            "Executing notebook"))
 
 
 def stream_cell_output() -> None:
@@ -81,13 +85,21 @@ def stream_cell_output() -> None:
 
 
 def summarise(results: Path) -> None:
-    """Print the comparison table (when 07 ran) and every artefact under ``results``."""
+    """Print the comparison table (when 07 ran) and every artefact under ``results`` (a study folder under
+    ``results/studies/`` as one line: its trials and size)."""
     table = results / "evaluation_results.md"
     if table.exists():
         print("\n[pipeline] comparison (results/evaluation_results.md):\n" + table.read_text())
     print(f"[pipeline] artefacts under {results}/:")
-    for path in sorted(p for p in results.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    studies = results / "studies"
+    for path in sorted(p for p in results.rglob("*") if p.is_file() and not p.name.startswith(".")
+                       and studies not in p.parents):
         print(f"  {path.relative_to(results)}  ({path.stat().st_size / 1024:.0f} KiB)")
+    for study in sorted(p for p in studies.glob("*") if p.is_dir()):
+        files = [p for p in study.rglob("*") if p.is_file()]
+        trials = sum(1 for p in study.glob("*/evaluation.json"))
+        print(f"  {study.relative_to(results)}/  ({trials} finished trials, {len(files)} files, "
+              f"{sum(p.stat().st_size for p in files) / 2**20:.0f} MiB)")
 
 
 def main(argv: list[str] | None = None) -> int:
