@@ -61,4 +61,4 @@ jupyter: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --allow-root
 
 clean-results:
-	find $(RESULTS) -mindepth 1 -not -name README.md -delete
+	find $(RESULTS) -mindepth 1 -not -name README.md -not -path "$(RESULTS)/readme" -not -path "$(RESULTS)/readme/*" -delete

@@ -339,11 +339,17 @@ def check_scene_scale(poses: np.ndarray, K: np.ndarray, H: int, W: int, near: fl
 
 
 # %% 01_Data_Loading.ipynb · cell c79
+DEPTH_FAR_FACTOR = 2.0  # depth beyond this many times far cannot be matched by any rendered sample
+MAX_DEPTH_BEYOND_FAR = 0.01  # the share of such depth tolerated (outliers of sparse reconstructions)
+
+
 def check_scene(data: SceneData) -> SceneData:
     """Every check of this module on a whole :class:`SceneData`, for scenes made or changed in code (``subset``,
     ``corrupt_depth``, a user's own arrays): the trainer calls it before it trains. Shapes must agree
     (``N`` views of ``H x W``), images must be finite and in ``[0, 1]``, depth finite and ``>= 0`` in
-    float32 with a boolean mask of the same shape.
+    float32 with a boolean mask of the same shape, and at most ``MAX_DEPTH_BEYOND_FAR`` of the valid depth
+    beyond ``DEPTH_FAR_FACTOR * far`` (the renderer samples only up to ``far``: depth far beyond it is in
+    other units, or the bounds are wrong).
     """
     source = f"scene {data.name or '?'}/{data.split or '?'}"
     n, H, W = len(data.images), data.H, data.W
@@ -368,6 +374,12 @@ def check_scene(data: SceneData) -> SceneData:
         check_depth(np.asarray(data.depth).reshape(-1, W), source, dtype=np.float32)
         if data.depth_mask is None or np.asarray(data.depth_mask).dtype != bool:
             raise DataError(f"{source}: depth needs a boolean depth_mask of the same shape")
+        valid = np.asarray(data.depth)[np.asarray(data.depth_mask)]
+        beyond = float(np.mean(valid > DEPTH_FAR_FACTOR * data.far)) if valid.size else 0.0
+        if beyond > MAX_DEPTH_BEYOND_FAR:
+            raise DataError(f"{source}: {beyond:.1%} of the valid depth lies beyond {DEPTH_FAR_FACTOR:g} x far "
+                            f"= {DEPTH_FAR_FACTOR * data.far:g} (largest {valid.max():.3g}), where nothing is "
+                            f"rendered: check the depth's units (e.g. depth_unit_scale_factor) or near/far")
     check_scene_scale(data.poses, data.intrinsics, H, W, data.near, data.far, box, source,
                       "fix near/far, scene_box or the poses")
     return data

@@ -15,6 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import depthnerf
+from depthnerf.callbacks import PROGRESS_ENV
 from depthnerf.config import TrainConfig, config_for_profile, profile_settings
 from depthnerf.datasets import corrupt_depth, load_dataset, select_views
 from depthnerf.evaluate import evaluate_run, read_cost
@@ -227,6 +228,17 @@ def stop_trials(running: list, futures: dict, timeout: float = 120.0) -> None:
           f"run the sweep again to resume them")
 
 
+def sweep_line(study: str, trial_id: str, ok: bool, done: int, total: int, seconds: float) -> str:
+    """The headless progress line of a sweep after a trial ends, with the time left at the pace so far.
+
+    >>> sweep_line("few_view", "soft-v8-s0-1a2b3c4d", True, 3, 12, 90.0)
+    '[sweep few_view] 3/12 trials (25%): soft-v8-s0-1a2b3c4d finished, 1.5 min so far, about 4.5 min left'
+    """
+    left = seconds / done * (total - done)
+    return (f"[sweep {study}] {done}/{total} trials ({done / total:.0%}): {trial_id} "
+            f"{'finished' if ok else 'FAILED'}, {seconds / 60:.1f} min so far, about {left / 60:.1f} min left")
+
+
 def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", cpus_per_trial: int = 1,
               num_cpus: int | None = None, progress: bool = True) -> list[dict]:
     """Run the unfinished ``trials`` of ``study`` on Ray; return every trial's record (finished ones read
@@ -247,7 +259,9 @@ def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", 
         task = ray.remote(run_trial).options(max_retries=0, **resources)
         workdir = str(Path.cwd())
         futures = {task.remote(t, str(results), study, workdir): t for t in pending}
-        bar = tqdm(total=len(pending), desc=f"sweep {study}", disable=not progress)
+        bar = tqdm(total=len(pending), desc=f"sweep {study}",
+                   disable=not progress or os.environ.get(PROGRESS_ENV) == "lines")
+        started = time.perf_counter()
         remaining = list(futures)
         try:
             while remaining:
@@ -258,6 +272,9 @@ def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", 
                 except Exception as err:  # a worker's exception arrives wrapped by Ray
                     failures[trial.trial_id] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1]}"
                 bar.update(1)
+                if progress and os.environ.get(PROGRESS_ENV) == "lines":  # headless: a line per trial
+                    print(sweep_line(study, trial.trial_id, trial.trial_id not in failures, bar.n, len(pending),
+                                     time.perf_counter() - started), flush=True)
         except KeyboardInterrupt:
             stop_trials(remaining, futures)
             raise
@@ -337,12 +354,15 @@ def paired_difference(rows: list[dict], metric: str = "psnr", reference: str = "
 
 
 def summary_table(summary: list[dict], by: tuple[str, ...], metrics: tuple[str, ...], digits: dict | None = None) -> str:
-    """A markdown table of :func:`summarise`'s output: ``mean ± std`` per metric, and ``n``.
+    """A markdown table of :func:`summarise`'s output: ``mean ± std`` per metric (the mean alone when
+    ``n`` is 1: one run has no spread to show), and ``n``.
 
-    >>> print(summary_table([{"s": "a", "n": 2, "psnr_mean": 21.0, "psnr_std": 1.41}], ("s",), ("psnr",)))
+    >>> print(summary_table([{"s": "a", "n": 2, "psnr_mean": 21.0, "psnr_std": 1.41},
+    ...                      {"s": "b", "n": 1, "psnr_mean": 20.0, "psnr_std": 0.0}], ("s",), ("psnr",)))
     | s | n | psnr |
     |---|---|---|
     | a | 2 | 21.00 ± 1.41 |
+    | b | 1 | 20.00 |
     """
     digits = {"depth_absrel": 3, "ssim": 3, "depth_delta1": 3, "depth_absrel_object": 3, "depth_absrel_gain": 3,
               **(digits or {})}
@@ -352,7 +372,7 @@ def summary_table(summary: list[dict], by: tuple[str, ...], metrics: tuple[str, 
         for metric in metrics:
             mean, std = entry[f"{metric}_mean"], entry[f"{metric}_std"]
             d = digits.get(metric, 2)
-            cells.append("n/a" if mean is None else f"{mean:.{d}f} ± {std:.{d}f}")
+            cells.append("n/a" if mean is None else f"{mean:.{d}f}" if entry["n"] == 1 else f"{mean:.{d}f} ± {std:.{d}f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -67,6 +67,10 @@ def test_study_block_comes_from_the_study_table(tmp_path):
     text = readme.read_text()
     assert "old 1.0" not in text and "# Few views" not in text and "| 2 | soft | 3 | 18.00 ± 0.50 |" in text
     assert "\n#### Breaks\n" in text and "\n## Breaks" not in text  # below the README's ### section heading
+    assert not (tmp_path / "results" / "readme" / "few_view.png").exists()  # the study wrote no figure
+    (table.parent / "few_view.png").write_bytes(b"\x89PNG figure")
+    main(["--results", str(tmp_path), "--readme", str(readme), "--study", "few_view"])
+    assert (tmp_path / "results" / "readme" / "few_view.png").read_bytes() == b"\x89PNG figure"
     assert "make study STUDY=Analysis/few_view_study" in text and text.endswith("<!-- study:few_view:end -->\nb\n")
     with pytest.raises(FileNotFoundError, match="ablation/table.md"):
         main(["--results", str(tmp_path), "--readme", str(readme), "--study", "ablation"])

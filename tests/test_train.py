@@ -251,12 +251,40 @@ def test_sigterm_mid_run_checkpoints_and_resumes_to_identical_weights(tiny, tmp_
 def test_non_finite_loss_stops_naming_the_step_and_term_and_writes_no_model(tiny, tmp_path):
     from depthnerf.trainer import NonFiniteLossError
 
+    import dataclasses
+
+    from depthnerf import config
+
+    @dataclasses.dataclass
+    class ToyParams:
+        value: float = float("inf")  # a term that overflows, as an MSE of depth in the wrong units can
+
+    config.register_strategy("toy", ToyParams, toy_strategy)
+    try:
+        train_data, _ = tiny
+        with pytest.raises(NonFiniteLossError, match=r"step 1: loss term 'constant' is inf"):
+            train(train_data, tiny_config("toy"), tmp_path / "toy", progress=False)
+        assert not (tmp_path / "toy" / "model_toy.pth").exists() and not (tmp_path / "toy" / "summary.json").exists()
+    finally:
+        config.STRATEGIES.pop("toy")
+
+
+def test_depth_far_beyond_far_is_refused_before_training(tiny, tmp_path):
+    """Depth the renderer can never reach (here 1e30: what a units error or an overflowing file gives) would
+    train on garbage, or silently under a loss that stays finite (DS-NeRF's): refused, naming the share."""
+    from depthnerf.scene import DataError
+
     train_data, _ = tiny
     huge = train_data.subset(range(len(train_data)))
-    huge.depth = np.where(huge.depth_mask, np.float32(1e30), 0).astype(np.float32)  # (1e30)^2 overflows
-    with pytest.raises(NonFiniteLossError, match=r"step 1: loss term 'depth' is inf"):
-        train(huge, tiny_config("soft", strategy_params={"depth_loss": "mse"}), tmp_path / "soft", progress=False)
-    assert not (tmp_path / "soft" / "model_soft.pth").exists() and not (tmp_path / "soft" / "summary.json").exists()
+    huge.depth = np.where(huge.depth_mask, np.float32(1e30), 0).astype(np.float32)
+    with pytest.raises(DataError, match=r"100.0% of the valid depth lies beyond 2 x far = .*largest 1e\+30"):
+        train(huge, tiny_config("soft"), tmp_path / "soft", progress=False)
+    assert not (tmp_path / "soft").exists() or not any((tmp_path / "soft").iterdir())
+    few = train_data.subset(range(len(train_data)))
+    rows, cols = np.nonzero(few.depth_mask[0])
+    few.depth = few.depth.copy()
+    few.depth[0, rows[:1], cols[:1]] = 1e30  # one outlier among thousands of pixels is tolerated
+    train(few, tiny_config("soft", iterations=2), tmp_path / "outlier", progress=False)
 
 
 def test_resume_refuses_a_checkpoint_written_for_other_data(tiny, tmp_path):

@@ -14,6 +14,10 @@ profile, test views and the command that produced it; the detail tables stay in
 by the curve, times to PSNR and reference comparison of ``results/bench/lego_baseline_tensorf.json``
 (``benchmarks/lego.py``).
 
+The figures README shows are copied next to it, into ``results/readme/`` (the one committed folder of
+``results/``): the pipeline's ``evaluation_comparison.png`` with the table, a study's own figure
+(``STUDY_FIGURES``) with its table.
+
 Usage: ``python -m tools.readme_results [--results results] [--readme README.md] [--study NAME ... | --bench]``
 """
 from __future__ import annotations
@@ -21,10 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
 from depthnerf.evaluate import legend, markdown_table, read_evaluation
+from depthnerf.io import atomic_write
 from tools.export_notebooks import ROOT
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -129,6 +135,20 @@ STUDY_NOTEBOOKS = {"few_view": "Analysis/few_view_study", "few_view_lego": "Anal
                    "real_world": "Experiments/real_world_data"}
 
 
+STUDY_FIGURES = {"few_view": "few_view.png"}  # a study's figure README shows beside its table
+
+
+def copy_figure(source: Path, readme: Path) -> Path | None:
+    """Copy ``source`` into ``results/readme/`` next to ``readme`` (atomically) when it exists; return the copy."""
+    if not source.is_file():
+        return None
+    folder = readme.parent / "results" / "readme"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name
+    atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "results")
@@ -147,10 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         for study in args.study:
             text = replace_block(text, study_block(args.results, study, STUDY_NOTEBOOKS[study]), *study_markers(study))
             print(f"updated the {study} table of {args.readme} from {args.results}/studies/{study}/table.md")
+            if study in STUDY_FIGURES:
+                copy = copy_figure(args.results / "studies" / study / STUDY_FIGURES[study], args.readme)
+                print(f"copied its figure to {copy}" if copy else f"no {STUDY_FIGURES[study]} in that study")
         args.readme.write_text(text)
         return 0
     args.readme.write_text(replace_block(text, results_block(args.results)))
     print(f"updated the results table of {args.readme} from {args.results}/evaluation_results.json")
+    copy = copy_figure(args.results / "evaluation_comparison.png", args.readme)
+    print(f"copied its figure to {copy}" if copy else "no evaluation_comparison.png to copy")
     return 0
 
 
