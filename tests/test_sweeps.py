@@ -102,6 +102,7 @@ def test_few_view_notebook_writes_its_table(tmp_path):
             assert f"| {n} | {strategy} | 1 |" in table
     summary = json.loads((folder / "summary.json").read_text())["summary"]
     assert len(summary) == 8 and all(np.isfinite(e["psnr_mean"]) for e in summary)
+    assert all(np.isfinite(e["depth_absrel_object_mean"]) for e in summary) and "| depth_absrel_object |" in table
     assert (folder / "few_view.png").stat().st_size > 0
 
 
