@@ -261,7 +261,7 @@ def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", 
         futures = {task.remote(t, str(results), study, workdir): t for t in pending}
         bar = tqdm(total=len(pending), desc=f"sweep {study}",
                    disable=not progress or os.environ.get(PROGRESS_ENV) == "lines")
-        started = time.perf_counter()
+        started, finished = time.perf_counter(), 0
         remaining = list(futures)
         try:
             while remaining:
@@ -272,8 +272,9 @@ def run_sweep(trials: list[Trial], study: str, results: Path | str = "results", 
                 except Exception as err:  # a worker's exception arrives wrapped by Ray
                     failures[trial.trial_id] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1]}"
                 bar.update(1)
+                finished += 1  # a disabled bar (headless) counts nothing
                 if progress and os.environ.get(PROGRESS_ENV) == "lines":  # headless: a line per trial
-                    print(sweep_line(study, trial.trial_id, trial.trial_id not in failures, bar.n, len(pending),
+                    print(sweep_line(study, trial.trial_id, trial.trial_id not in failures, finished, len(pending),
                                      time.perf_counter() - started), flush=True)
         except KeyboardInterrupt:
             stop_trials(remaining, futures)

@@ -108,6 +108,9 @@ def test_pipeline_stops_at_first_failing_notebook(tmp_path, monkeypatch):
     for name, nb in [("00_A.ipynb", good), ("01_B.ipynb", bad), ("02_C.ipynb", good)]:
         nbformat.write(nb, tmp_path / name)
     monkeypatch.setattr(rp, "ROOT", tmp_path)
+    for key in ("DEPTHNERF_PROFILE", "DEPTHNERF_DATA", "DEPTHNERF_RESULTS", "DEPTHNERF_PROGRESS", "OMP_WAIT_POLICY"):
+        monkeypatch.setenv(key, "")  # recorded, so that what run() sets for its kernels is undone after the test
+        monkeypatch.delenv(key)
     rc = rp.run("smoke", "embedded", str(tmp_path / "results"))
     assert rc == 1
     ran = sorted(p.name for p in (tmp_path / "results" / "notebooks").glob("*.ipynb"))

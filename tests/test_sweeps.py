@@ -86,8 +86,9 @@ def test_summarise_means_and_spread():
 
 @pytest.mark.slow
 def test_sweeps_notebook_runs_twice_and_skips(tmp_path):
-    text = execute_notebook("Analysis/sweeps.ipynb", tmp_path, {})
+    text = execute_notebook("Analysis/sweeps.ipynb", tmp_path, {"DEPTHNERF_PROGRESS": "lines"})  # as make study runs it
     assert "2 trials, 0 already finished, 2 to run" in text and "2 trials, 2 already finished, 0 to run" in text
+    assert "[sweep sweep_demo] 2/2 trials (100%)" in text  # headless: a line per finished trial
     assert "| baseline | 4 | 1 |" in text and "| soft | 4 | 1 |" in text
 
 
