@@ -107,7 +107,20 @@ class Cluster:
         self.address = f"{IP}:{self.port}"
         self.nodes: list[subprocess.Popen] = []
 
-    def start(self, head: bool) -> subprocess.Popen:
+    def start(self, head: bool, attempts: int = 3) -> subprocess.Popen:
+        """Start a node; a node whose raylet or GCS does not come up in time on a busy machine ("timed out
+        during startup", Ray's own limit) is stopped and started again, up to ``attempts`` times."""
+        for attempt in range(attempts):
+            node, log = self._start_once(head)
+            if node.poll() is None:
+                return node
+            text = log.read_text()
+            self.stop(node)
+            self.nodes.remove(node)
+            assert "timed out during startup" in text and attempt < attempts - 1, f"ray start failed:\n{text[-3000:]}"
+        raise AssertionError("unreachable")
+
+    def _start_once(self, head: bool) -> tuple[subprocess.Popen, Path]:
         ports = free_ports(8)
         args = ["--block", "--node-ip-address", IP, "--num-cpus", "1", "--disable-usage-stats",
                 "--object-store-memory", str(80 * 2**20), "--include-log-monitor", "false",
@@ -125,10 +138,10 @@ class Cluster:
                                 stderr=subprocess.STDOUT, start_new_session=True)
         self.nodes.append(node)
         deadline = time.time() + 120
-        while "Ray runtime started" not in log.read_text():
-            assert node.poll() is None and time.time() < deadline, f"ray start failed:\n{log.read_text()[-3000:]}"
+        while "Ray runtime started" not in log.read_text() and node.poll() is None:
+            assert time.time() < deadline, f"ray start did not finish in 120 s:\n{log.read_text()[-3000:]}"
             time.sleep(0.5)
-        return node
+        return node, log
 
     def stop(self, node: subprocess.Popen) -> None:
         """Kill a node's processes (as `ray stop --force` on that node would), children first."""
