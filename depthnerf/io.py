@@ -50,7 +50,7 @@ def load_npy_restricted(path: Path | str) -> np.ndarray:
     """Read a ``.npy`` file without running anything in it: the header with ``numpy.lib.format``
     (``read_magic`` + ``read_array_header_1_0/2_0``); an object array's pickle with an unpickler that
     admits only numpy arrays/dtypes/scalars, dicts, lists, tuples, str and numbers (the replacement of
-    ``np.load(allow_pickle=True)``); any other array with ``allow_pickle=False``.
+    numpy's own pickle-enabled loading, which would run the file's code); any other array with ``allow_pickle=False``.
 
     >>> import io; buffer = io.BytesIO(); np.save(buffer, np.array([{"depth": np.ones(2)}], dtype=object))
     >>> _ = buffer.seek(0); load_npy_restricted(buffer)[0]["depth"].tolist()

@@ -112,7 +112,7 @@ def llff_bounds_from_points(obs: dict, world: dict) -> np.ndarray:
 def dsnerf_observations(folder: Path | str, n_images: int) -> dict:
     """DS-NeRF's ``colmap_depth_{factor}.npy``: per image z-depth (scene units), coords and weights.
 
-    Read with :func:`load_npy_restricted` (never ``allow_pickle=True``); each entry must be a dict of
+    Read with :func:`load_npy_restricted` (its pickle never executed); each entry must be a dict of
     ``depth [P]``, ``coord [P,2]`` and ``error [P]`` (DS-NeRF's weight), z-depth finite in float32.
     """
     folder = Path(folder)
