@@ -1,6 +1,7 @@
 """Lego time-to-PSNR: our trainer against the original project's configuration, same run; prints ONE JSON object.
 
-    .venv/bin/python benchmarks/lego.py [--budget 900] [--strategy baseline] [--no-reference] [--set key=value ...]
+    .venv/bin/python benchmarks/lego.py [--budget 900] [--strategies baseline soft hard hybrid] [--no-reference]
+        [--test-data ../shared/data/nerf_synthetic/lego_test_every10] [--set key=value ...]
 
 Both configurations are trained by the project's one trainer (``depthnerf.trainer.Trainer``, its own
 step, optimizer and callbacks); a :class:`TimedEvaluation` callback evaluates on the test views about
@@ -13,11 +14,16 @@ set-up are off the clock), and ends the run at ``--budget``.
   ``--set key=value`` changes any ``TrainConfig`` setting (``field_params.upsample=[]`` style keys
   reach the field's parameters). Evaluated on whole test images (PSNR, SSIM). ``iterations`` (the
   learning-rate schedule's length) is ``--iterations`` or, when 0, the steps a throw-away 300-step
-  run of the same recipe would make in ``--budget``. At each evaluation point ``samples_per_ray`` is
+  run of the same recipe would make in ``--budget``; with several ``--strategies`` and
+  ``--iterations``, the first strategy gets ``--iterations`` and each other one that schedule
+  scaled by its step rate over the first's (both from such 300-step runs). At each evaluation point ``samples_per_ray`` is
   measured on one training batch of the strategy (``training_loss`` itself, depth rays included):
   evaluated samples per ray, and ``coloured_per_ray`` of them (weight above the threshold; all
-  evaluated samples when it is 0). Depth strategies use sparse depth triangulated from the train
-  images with their known poses (never test-split depth).
+  evaluated samples when it is 0). ``--strategies``: each is trained in turn with its own calibrated
+  schedule; the first is ``ours``, the others go to ``strategies.<name>`` with ``versus`` (time to
+  the first one's final PSNR, as a fraction of its training time; time ratio per threshold). Depth
+  strategies use sparse depth triangulated once from the train images with their known poses
+  (never test-split depth) and ``--depth-rays`` extra rays with depth per step.
 * ``reference``: ``config.ORIGINAL_RECIPE``, the original project's setup: paper MLP, 64 stratified
   samples, no hierarchical pass, 1024 rays from ONE random image per step, Adam 5e-4 without decay,
   white background in the renderer. ``alpha_dropped``: targets are the PNGs' raw RGB channels
@@ -180,7 +186,7 @@ def run_timed(config, train_data: SceneData, evaluate, args, budget: float, name
 
 
 def run_ours(config, train_data: SceneData, test: SceneData, args, device, work: Path) -> dict:
-    trainer, timed = run_timed(config, train_data, view_metrics(test), args, args.budget, "ours", work, device)
+    trainer, timed = run_timed(config, train_data, view_metrics(test), args, args.budget, config.strategy, work, device)
     curve = timed.curve
     report = {"config": config.to_dict(), "curve": curve, "time_to_psnr": time_to_psnr(curve),
               "iterations": trainer.state.step, "train_seconds": round(trainer.clock.elapsed(), 2),
@@ -275,11 +281,32 @@ def compare(ours: dict, reference: dict) -> dict:
             "note": "gain matched to the reference point nearest in training time (within 25%)"}
 
 
+def versus(run: dict, base: dict, base_name: str) -> dict:
+    """``run`` against ``base`` (both ``run_ours`` reports): training seconds of ``run``'s first
+    evaluation at or above ``base``'s final PSNR, as a fraction of ``base``'s training seconds, and
+    ``run``'s time over ``base``'s per PSNR threshold.
+
+    >>> base = {"psnr": 30.0, "train_seconds": 900.0, "time_to_psnr": {"25": 300.0, "30": 900.0}}
+    >>> run = {"curve": [{"seconds": 200.0, "psnr": 26.0}, {"seconds": 500.0, "psnr": 30.1}],
+    ...        "time_to_psnr": {"25": 200.0, "30": 500.0}}
+    >>> versus(run, base, "baseline")["time_fraction_to_baseline_final"]
+    0.56
+    """
+    reach = next((p["seconds"] for p in run["curve"] if p["psnr"] >= base["psnr"]), None)
+    ratios = {key: None if t is None or base["time_to_psnr"].get(key) is None else round(t / base["time_to_psnr"][key], 2)
+              for key, t in run["time_to_psnr"].items()}
+    return {f"seconds_to_{base_name}_final": reach, f"{base_name}_final_psnr": base["psnr"],
+            f"time_fraction_to_{base_name}_final": None if reach is None else round(reach / base["train_seconds"], 2),
+            f"time_over_{base_name}_per_threshold": ratios, "psnr_minus_" + base_name: round(run["psnr"] - base["psnr"], 2)}
+
+
 # ----------------------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=900.0, help="training seconds of our configuration")
-    parser.add_argument("--strategy", default="baseline", choices=("baseline", "soft", "hard", "hybrid"))
+    parser.add_argument("--strategies", nargs="+", default=["baseline"], choices=("baseline", "soft", "hard", "hybrid"),
+                        help="trained one after another in this run; the first is `ours`, the others are compared "
+                             "with it (time to its final PSNR)")
     parser.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the original project's configuration (two alpha handlings)")
     parser.add_argument("--reference-budget", type=float, default=None, help="default: --budget")
@@ -323,32 +350,49 @@ def main(argv=None) -> int:
                           "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1)},
               "load_s": round(load_s, 1)}
 
-    if args.strategy != "baseline":
+    depth_strategies = [name for name in args.strategies if name != "baseline"]
+    if depth_strategies:
         start = time.perf_counter()
-        train_data, stats = triangulate_sparse_depth(train_data)
+        depth_data, stats = triangulate_sparse_depth(train_data)
         report["depth"] = {"source": "sparse depth triangulated from the train images with their known poses "
-                                     "(pycolmap SIFT, exhaustive matching); no test-split depth",
-                           "points": stats["points"], "pixels_with_depth": int(train_data.depth_mask.sum()),
+                                     "(pycolmap SIFT, pose-guided matching); no test-split depth",
+                           "points": stats["points"], "pixels_with_depth": int(depth_data.depth_mask.sum()),
                            "mean_reprojection_error_px": round(stats["mean_reprojection_error"], 3),
                            "triangulation_s": round(time.perf_counter() - start, 1)}
 
-    overrides = merge_settings(recipe, dict(val_every=10 ** 9, checkpoint_every=10 ** 9,
-                                                 depth_rays=args.depth_rays if args.strategy != "baseline" else 0),
-                               parse_settings(args.set))
     work = Path(tempfile.mkdtemp(prefix="lego_bench_"))
     try:
-        iterations = args.iterations
-        if not iterations:  # calibrate the schedule's length: the whole recipe compressed into 300 steps
-            probe = config_for_profile("quick", args.strategy, **merge_settings(overrides, {"iterations": 300}))
-            result = train(train_data, probe, work / "calibrate", device=device, resume=False, progress=False)
-            # a lower bound on the real run's rate: its occupancy grid empties further with training;
-            # stopped_by says which limit ended the run
-            iterations = max(20, int(result.steps / result.train_seconds * args.budget))
-            report["iterations_calibration"] = {
-                "steps": result.steps, "seconds": round(result.train_seconds, 2),
-                "note": "a throw-away run of the same recipe with a 300-step schedule; sets the schedule's length"}
-        config = config_for_profile("quick", args.strategy, **merge_settings(overrides, {"iterations": iterations}))
-        report["ours"] = run_ours(config, train_data, test, args, device, work)
+        runs, rates = {}, {}
+        for strategy in args.strategies:
+            data = train_data if strategy == "baseline" else depth_data
+            overrides = merge_settings(recipe, dict(val_every=10 ** 9, checkpoint_every=10 ** 9,
+                                                    depth_rays=args.depth_rays if strategy != "baseline" else 0),
+                                       parse_settings(args.set))
+            calibration = None
+            if not args.iterations or len(args.strategies) > 1:
+                # the whole recipe compressed into 300 steps: this strategy's steps per second
+                probe = config_for_profile("quick", strategy, **merge_settings(overrides, {"iterations": 300}))
+                result = train(data, probe, work / f"calibrate_{strategy}", device=device, resume=False, progress=False)
+                rates[strategy] = result.steps / result.train_seconds
+                calibration = {"steps": result.steps, "seconds": round(result.train_seconds, 2)}
+            if not args.iterations:  # a lower bound: the real run's grid empties further with training
+                iterations = max(20, int(rates[strategy] * args.budget))
+                calibration["note"] = "a throw-away 300-step run of the same recipe; its rate x budget sets the schedule"
+            elif strategy == args.strategies[0]:
+                iterations = args.iterations
+            else:  # the first strategy's schedule scaled by the measured step rates
+                iterations = max(20, round(args.iterations * rates[strategy] / rates[args.strategies[0]]))
+                calibration["note"] = (f"--iterations x this strategy's rate / {args.strategies[0]}'s rate in "
+                                       "throw-away 300-step runs of the same recipe")
+            config = config_for_profile("quick", strategy, **merge_settings(overrides, {"iterations": iterations}))
+            runs[strategy] = run_ours(config, data, test, args, device, work)
+            if calibration:
+                runs[strategy]["iterations_calibration"] = calibration
+        first, *others = args.strategies
+        report["ours"] = runs[first]
+        if others:
+            report["strategies"] = {name: {**runs[name], "versus": versus(runs[name], runs[first], first)}
+                                    for name in others}
 
         if args.reference:
             if train_data.background.tolist() != [1.0, 1.0, 1.0]:
@@ -368,7 +412,7 @@ def main(argv=None) -> int:
 
     report["peak_memory_bytes"] = peak_memory_bytes(device)
     report["total_s"] = round(time.perf_counter() - wall, 1)
-    out = Path(args.out) / f"lego_{args.strategy}_{report['ours']['config']['field']}.json"
+    out = Path(args.out) / f"lego_{args.strategies[0]}_{report['ours']['config']['field']}.json"
     atomic_json(out, report)
     report["written"] = str(out)
     print(json.dumps(report, indent=1))

@@ -82,9 +82,14 @@ def test_bench_block_comes_from_the_benchmark_json(tmp_path):
     report = {
         "resolution": "400x400", "train_views": 100, "budget_s": 900.0,
         "machine": {"device": "cpu", "torch_threads": 2, "torch": "2.x"},
-        "ours": {"config": {"batch_rays": 4096}, "iterations": 400, "stopped_by": "budget",
+        "ours": {"config": {"batch_rays": 4096, "strategy": "baseline"}, "iterations": 400, "stopped_by": "budget",
+                 "train_seconds": 90.4, "psnr": 23.456,
                  "eval_resolution": "400x400, whole images, 10 test views", "curve": [point],
                  "time_to_psnr": {"20": 90.4, "22.5": 90.4, "25": None}},
+        "depth": {"source": "triangulated", "points": 1000, "pixels_with_depth": 2000},
+        "strategies": {"hard": {"iterations": 200, "train_seconds": 90.2, "psnr": 24.0, "ssim": 0.91,
+                                "versus": {"seconds_to_baseline_final": 45.1, "time_fraction_to_baseline_final": 0.5,
+                                           "psnr_minus_baseline": 0.54}}},
         "reference": {"setup": "paper MLP", "alpha_dropped": {"targets": "raw", "iterations": 70, "train_seconds": 90.0,
                                                               "psnr": 9.87, "eval_resolution": "pixels", "curve": []}},
         "comparison": {"alpha_dropped": {"psnr_gain_at_equal_time": [
@@ -98,6 +103,7 @@ def test_bench_block_comes_from_the_benchmark_json(tmp_path):
     text = readme.read_text()
     assert "old" not in text and "| 90 | 400 | 128 | 23.46 | 0.901 | 20.5 | 6.1 |" in text
     assert "22.5 dB: 90 s" in text and "25 dB: not reached" in text and "+13.59 dB at 90 s" in text
+    assert "| hard | 200 | 90 | 24.00 | 0.910 | +0.54 | 45 s | 0.5 | 0.50 |" in text
     assert "stopped by budget" in text and text.endswith("<!-- bench:lego:end -->\nb\n")
     (tmp_path / "bench" / "lego_baseline_tensorf.json").unlink()
     with pytest.raises(FileNotFoundError, match="lego_baseline_tensorf.json"):

@@ -14,6 +14,11 @@ needs in its kernel) is dropped, since the module defines those names. Every cel
 Built on nbconvert: a preprocessor keeps a module's cells and lifts their imports, a template
 exporter writes them.
 
+It also writes the repository's address (``pyproject.toml``, ``[project.urls] Repository``) where a
+notebook needs it before any checkout exists: the bootstrap cell of every numbered notebook (from
+``tools/templates/bootstrap_cell.py``), the Colab notebooks' ``repo_url`` and README's Colab links
+(:func:`stamp_notebooks`).
+
 Usage: ``python -m tools.export_notebooks [--out DIR]`` (``make export``).
 """
 from __future__ import annotations
@@ -254,12 +259,94 @@ def export_all(out_dir: Path = PACKAGE, root: Path = ROOT) -> dict[str, Path]:
     return written
 
 
+BOOTSTRAP_TAG = "bootstrap"
+REPO_URL_LINE = re.compile(r'^repo_url = "[^"]*"', re.M)
+BADGES_START, BADGES_END = "<!-- colab-badges:start -->", "<!-- colab-badges:end -->"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def repository_url(root: Path = ROOT) -> str:
+    """The one place the repository's address is set: ``pyproject.toml``, ``[project.urls] Repository``."""
+    import tomllib
+    urls = tomllib.loads((root / "pyproject.toml").read_text()).get("project", {}).get("urls", {})
+    if "Repository" not in urls:
+        raise ValueError(f"{root / 'pyproject.toml'}: no [project.urls] Repository (the repository's address)")
+    return urls["Repository"].removesuffix(".git")
+
+
+def bootstrap_source(root: Path = ROOT) -> str:
+    """The bootstrap cell of the numbered notebooks: the template with the repository's git URL."""
+    template = (root / "tools/templates/bootstrap_cell.py").read_text()
+    return template.replace("{repository_url}", repository_url(root) + ".git").rstrip("\n")
+
+
+def colab_badges(root: Path = ROOT) -> str:
+    """README's "Open in Colab" links of the Colab notebooks and the numbered ones, from the repository URL."""
+    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+)", repository_url(root))
+    if not match:
+        raise ValueError(f"{root / 'pyproject.toml'}: [project.urls] Repository {repository_url(root)!r} is not "
+                         f"https://github.com/<owner>/<name> (Colab opens notebooks from GitHub)")
+    base = f"https://colab.research.google.com/github/{match.group(1)}/{match.group(2)}/blob/main"
+    paths = ["colab/00_Setup_Colab.ipynb", "colab/Full_Pipeline_Colab.ipynb"] + [relative_name(p) for p in notebooks(root)]
+    return "\n".join([BADGES_START] + [f"[![Open In Colab]({COLAB_BADGE})]({base}/{path}) `{path}`  " for path in paths]
+                     + [BADGES_END])
+
+
+def stamp_notebooks(root: Path = ROOT, write: bool = True) -> list[Path]:
+    """Write the repository URL where it is needed: the bootstrap cell (first code cell, tagged
+    ``bootstrap``) of every numbered notebook, the ``repo_url = "..."`` line of the Colab notebooks and
+    README's Colab links. Returns the files that changed (``write=False``: that would change)."""
+    changed = []
+    cell_source = bootstrap_source(root)
+    for path in notebooks(root):
+        notebook = nbformat.read(path, as_version=4)
+        cells = [c for c in notebook.cells if BOOTSTRAP_TAG in c.metadata.get("tags", [])]
+        if len(cells) > 1:
+            raise ValueError(f"{path}: {len(cells)} cells tagged {BOOTSTRAP_TAG!r}, expected one")
+        if cells and cells[0].source == cell_source:
+            continue
+        if cells:
+            cells[0].source = cell_source
+        else:
+            first_code = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code")
+            cell = nbformat.v4.new_code_cell(cell_source, metadata={"tags": [BOOTSTRAP_TAG]})
+            cell.id = "bootstrap"
+            notebook.cells.insert(first_code, cell)
+        changed.append(path)
+        if write:
+            nbformat.write(notebook, path)
+    line = f'repo_url = "{repository_url(root)}.git"'
+    for path in sorted((root / "colab").glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        edited = False
+        for cell in notebook.cells:
+            source = REPO_URL_LINE.sub(line, cell.source) if cell.cell_type == "code" else cell.source
+            if source != cell.source:
+                cell.source, edited = source, True
+        if edited:
+            changed.append(path)
+            if write:
+                nbformat.write(notebook, path)
+    readme = root / "README.md"
+    text = readme.read_text()
+    if BADGES_START in text:
+        head, rest = text.split(BADGES_START, 1)
+        new = head + colab_badges(root) + rest.split(BADGES_END, 1)[1]
+        if new != text:
+            changed.append(readme)
+            if write:
+                readme.write_text(new)
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=PACKAGE, help="folder to write modules into")
     args = parser.parse_args(argv)
     for name, target in export_all(args.out).items():
         print(f"exported {name:12s} -> {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+    for path in stamp_notebooks():
+        print(f"stamped the repository URL into {path.relative_to(ROOT)}")
     return 0
 
 

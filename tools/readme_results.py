@@ -91,6 +91,29 @@ def _seconds(value) -> str:
     return "not reached" if value is None else f"{value:.0f} s"
 
 
+def strategies_lines(report: dict) -> list[str]:
+    """The depth strategies of one benchmark run (``report["strategies"]``) against its first strategy."""
+    others = report.get("strategies", {})
+    if not others:
+        return []
+    base = report["ours"]["config"]["strategy"]
+    lines = ["", f"Depth strategies in the same run ({report.get('depth', {}).get('source', 'sparse depth')}: "
+                 f"{report.get('depth', {}).get('points', '?')} points, "
+                 f"{report.get('depth', {}).get('pixels_with_depth', '?')} pixels with depth), each with its own "
+                 f"schedule, against {base}:", "",
+             f"| strategy | steps | training s | test PSNR | SSIM | minus {base} | time to {base}'s final PSNR | "
+             f"fraction of {base}'s time | step rate vs {base} |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    base_rate = report["ours"]["iterations"] / report["ours"]["train_seconds"]
+    for name, run in others.items():
+        v = run["versus"]
+        reach, fraction = v[f"seconds_to_{base}_final"], v[f"time_fraction_to_{base}_final"]
+        lines.append(f"| {name} | {run['iterations']} | {run['train_seconds']:.0f} | {run['psnr']:.2f} | {run['ssim']:.3f} | "
+                     f"{v[f'psnr_minus_{base}']:+.2f} | {_seconds(reach)} | {'-' if fraction is None else fraction} | "
+                     f"{run['iterations'] / run['train_seconds'] / base_rate:.2f} |")
+    return lines
+
+
 def bench_block(path: Path) -> str:
     """The lego benchmark's JSON as README text: machine, our curve, times to PSNR, the reference."""
     if not path.exists():
@@ -110,6 +133,7 @@ def bench_block(path: Path) -> str:
               for p in ours["curve"]]
     lines += ["", "Time to PSNR (first evaluation at or above it): " + ", ".join(
         f"{k} dB: {_seconds(v)}" for k, v in ours["time_to_psnr"].items()) + "."]
+    lines += strategies_lines(report)
     for name, ref in report.get("reference", {}).items():
         if not isinstance(ref, dict) or "curve" not in ref:
             continue
