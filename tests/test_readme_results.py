@@ -108,3 +108,27 @@ def test_bench_block_comes_from_the_benchmark_json(tmp_path):
     (tmp_path / "bench" / "lego_baseline_tensorf.json").unlink()
     with pytest.raises(FileNotFoundError, match="lego_baseline_tensorf.json"):
         main(["--results", str(tmp_path), "--readme", str(readme), "--bench"])
+
+
+def test_scaling_block_comes_from_the_scaling_json(tmp_path):
+    row = {"rays": 4096, "grid": 320, "step_s": 0.1333, "points_per_step": 99181, "coloured_per_step": 37614,
+           "points_per_s": 743821, "rays_per_s": 30719}
+    lookup = {"forward_backward_ms": 22.24, "time_over_field_lookup": 1.0}
+    report = {"machine": {"torch_threads": 2, "torch": "2.x", "matmul_4096_peak_gflop_per_s": 196.5},
+              "warmup": {"steps": 600, "seconds": 94.5, "grid": 320, "image": "400x400"},
+              "rays": [row], "grid": [{**row, "grid": 64}],
+              "lookup": {"grid": 320, "density": {"points": 99578, "channels": 8, "grid_sample_group4": lookup,
+                                                  "compiled_indexing_error": "no compiler"},
+                         "appearance": {"points": 0, "note": "none"}},
+              "render": [{"image": "800x800", "seconds": 20.12}],
+              "memory": [{"image": "800x800", "grid": 320, "steps": 5, "peak_rss_gib": 2.98}],
+              "fits_24_gib": {"800x800": True, "largest_gib": 2.98}}
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "scaling.json").write_text(json.dumps(report))
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- bench:scaling:start -->\nold\n<!-- bench:scaling:end -->\nb\n")
+    main(["--results", str(tmp_path), "--readme", str(readme), "--scaling"])
+    text = readme.read_text()
+    assert "old" not in text and "| 4096 | 320³ | 0.133 | 99,181 | 37,614 | 743,821 | 30,719 |" in text
+    assert "| 4096 | 64³ |" in text and "| density | 99,578 x 8 | 22.2 (1.00) |" in text and "no compiler" in text
+    assert "appearance |" not in text and "800x800 20.12 s" in text and "fits in 24 GiB: yes" in text
