@@ -125,8 +125,11 @@ def bench_block(path: Path) -> str:
     ours, machine = report["ours"], report["machine"]
     config = ours["config"]
     lines = [BENCH_START,
-             f"{report['resolution']} lego, {report['train_views']} train views, {ours['eval_resolution']}; "
-             f"device `{machine['device']}`, {machine['torch_threads']} threads, torch {machine['torch']}; "
+             f"{report['resolution']} lego, {report['train_views']} train views, {ours['eval_resolution']}"
+             + (f" from `{Path(report['test_data']).name}`" if report.get("test_data") else "") + "; "
+             f"device `{machine['device']}`, {machine['torch_threads']} threads, torch {machine['torch']}"
+             + (f", float32 4096² matmul {machine['matmul_4096_peak_gflop_per_s']} GFLOP/s"
+                if "matmul_4096_peak_gflop_per_s" in machine else "") + "; "
              f"budget {report['budget_s']:.0f} s of training (evaluation off the clock); "
              f"{ours['iterations']} steps of {config['batch_rays']} rays, stopped by {ours['stopped_by']}.", "",
              "| training s | steps | grid | test PSNR | SSIM | samples / ray | coloured / ray |",
