@@ -288,7 +288,7 @@ def versus(run: dict, base: dict, base_name: str) -> dict:
 
     >>> base = {"psnr": 30.0, "train_seconds": 900.0, "time_to_psnr": {"25": 300.0, "30": 900.0}}
     >>> run = {"curve": [{"seconds": 200.0, "psnr": 26.0}, {"seconds": 500.0, "psnr": 30.1}],
-    ...        "time_to_psnr": {"25": 200.0, "30": 500.0}}
+    ...        "psnr": 30.1, "time_to_psnr": {"25": 200.0, "30": 500.0}}
     >>> versus(run, base, "baseline")["time_fraction_to_baseline_final"]
     0.56
     """

@@ -53,7 +53,7 @@ def test_colab_notebooks_run_inside_the_checkout_in_smoke_profile(tmp_path, monk
     papermill.execute_notebook(str(SETUP), str(setup_out), cwd=str(ROOT), progress_bar=False)
     text = outputs_text(setup_out)
     assert f"inside the repository at {ROOT.resolve()}: clone skipped" in text
-    assert "every requirement imports: install skipped" in text
+    assert "[bootstrap] every requirement imports: nothing to install" in text
     assert "profile 'smoke'" in text
 
     monkeypatch.delenv("DEPTHNERF_PROFILE")
@@ -63,7 +63,7 @@ def test_colab_notebooks_run_inside_the_checkout_in_smoke_profile(tmp_path, monk
                                parameters={"profile": "smoke", "results": str(results)})
     text = outputs_text(pipeline_out)
     assert f"using the checkout at {ROOT.resolve()}: clone skipped" in text
-    assert "every requirement imports: install skipped" in text
+    assert "[bootstrap] every requirement imports: nothing to install" in text
     evaluation = json.loads((results / "evaluation_results.json").read_text())
     assert {"baseline", "soft", "hard", "hybrid"} <= set(evaluation)
     assert all("psnr" in evaluation[s] for s in ("baseline", "soft", "hard", "hybrid"))

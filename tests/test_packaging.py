@@ -92,4 +92,5 @@ def test_make_docker_and_colab_install_with_the_lock():
     docker = (ROOT / "Dockerfile").read_text()
     assert "COPY requirements.txt requirements.lock" in docker and "-c requirements.lock" in docker
     for notebook in ("colab/00_Setup_Colab.ipynb", "colab/Full_Pipeline_Colab.ipynb"):
-        assert "requirements.lock" in (ROOT / notebook).read_text(), notebook
+        assert "install_missing(repo)" in (ROOT / notebook).read_text(), notebook  # depthnerf.bootstrap's
+    assert '"requirements.lock"' in (ROOT / "depthnerf" / "bootstrap.py").read_text()
