@@ -76,6 +76,17 @@ def test_study_block_comes_from_the_study_table(tmp_path):
         main(["--results", str(tmp_path), "--readme", str(readme), "--study", "ablation"])
 
 
+def rendered_bench_block(tmp_path, block: str, json_name: str, report: dict):
+    """README text after ``--bench`` / ``--scaling`` rendered ``report`` (saved as ``bench/json_name``)
+    into a README holding the old block between a and b; returns (text, readme path)."""
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / json_name).write_text(json.dumps(report))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"a\n<!-- bench:{block}:start -->\nold\n<!-- bench:{block}:end -->\nb\n")
+    main(["--results", str(tmp_path), "--readme", str(readme), "--bench" if block == "lego" else "--scaling"])
+    return readme.read_text(), readme
+
+
 def test_bench_block_comes_from_the_benchmark_json(tmp_path):
     point = {"seconds": 90.4, "iterations": 400, "grid_resolution": 128, "psnr": 23.456, "ssim": 0.9012,
              "samples_per_ray": 20.5, "coloured_per_ray": 6.1}
@@ -95,12 +106,7 @@ def test_bench_block_comes_from_the_benchmark_json(tmp_path):
         "comparison": {"alpha_dropped": {"psnr_gain_at_equal_time": [
             {"ours_seconds": 90.4, "reference_seconds": 90.0, "psnr_gain_db": 13.59}]}},
     }
-    (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "lego_baseline_tensorf.json").write_text(json.dumps(report))
-    readme = tmp_path / "README.md"
-    readme.write_text("a\n<!-- bench:lego:start -->\nold\n<!-- bench:lego:end -->\nb\n")
-    main(["--results", str(tmp_path), "--readme", str(readme), "--bench"])
-    text = readme.read_text()
+    text, readme = rendered_bench_block(tmp_path, "lego", "lego_baseline_tensorf.json", report)
     assert "old" not in text and "| 90 | 400 | 128 | 23.46 | 0.901 | 20.5 | 6.1 |" in text
     assert "22.5 dB: 90 s" in text and "25 dB: not reached" in text and "+13.59 dB at 90 s" in text
     assert "| hard | 200 | 90 | 24.00 | 0.910 | +0.54 | 45 s | 0.5 | 0.50 |" in text
@@ -123,12 +129,8 @@ def test_scaling_block_comes_from_the_scaling_json(tmp_path):
               "render": [{"image": "800x800", "seconds": 20.12}],
               "memory": [{"image": "800x800", "grid": 320, "steps": 5, "peak_rss_gib": 2.98}],
               "fits_24_gib": {"800x800": True, "largest_gib": 2.98}}
-    (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "scaling.json").write_text(json.dumps(report))
-    readme = tmp_path / "README.md"
-    readme.write_text("a\n<!-- bench:scaling:start -->\nold\n<!-- bench:scaling:end -->\nb\n")
-    main(["--results", str(tmp_path), "--readme", str(readme), "--scaling"])
-    text = readme.read_text()
+    text, _ = rendered_bench_block(tmp_path, "scaling", "scaling.json", report)
     assert "old" not in text and "| 4096 | 320³ | 0.133 | 99,181 | 37,614 | 743,821 | 30,719 |" in text
     assert "| 4096 | 64³ |" in text and "| density | 99,578 x 8 | 22.2 (1.00) |" in text and "no compiler" in text
     assert "appearance |" not in text and "800x800 20.12 s" in text and "fits in 24 GiB: yes" in text
+    assert text.startswith("a\n<!-- bench:scaling:start -->") and text.endswith("<!-- bench:scaling:end -->\nb\n")
