@@ -40,8 +40,8 @@ def test_alpha_dropped_targets_are_black_where_transparent(bench, lego):
 
 
 def test_benchmark_script_runs_both_configurations_and_reports_every_key(bench, tmp_path):
-    """A seconds-long run of the whole script on 4 train views: what it reports, not how fast."""
-    assert bench.main(["--budget", "3", "--eval-every", "1.5", "--train-views", "4", "--test-views", "1",
+    """A seconds-long run of the whole script on 4 train views at 100x100: what it reports, not how fast."""
+    assert bench.main(["--budget", "3", "--eval-every", "1.5", "--train-views", "4", "--test-views", "1", "--downscale", "8",
                        "--reference-budget", "2", "--reference-pixels", "64", "--iterations", "30",
                        "--set", "field_params.resolution=32", "--set", "field_params.upsample=[[0.2, 48], [0.4, 64]]",
                        "--out", str(tmp_path)]) == 0
