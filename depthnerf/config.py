@@ -235,6 +235,9 @@ class TrainConfig:
     n_importance: int = setting(128, "hierarchical sampler: fine samples per ray from the coarse weights")
     march_steps: int = setting(256, "occupancy sampler: marching step = (far - near) / march_steps")
     max_samples: int = setting(64, "occupancy sampler: at most this many kept samples per ray")
+    over_cap: str = setting("nearest", "occupancy sampler, a ray with more than max_samples occupied steps: nearest "
+                                       "keeps its nearest max_samples; merge joins consecutive steps so that "
+                                       "max_samples intervals span all of them")
     occupancy_resolution: int = setting(64, "cells per axis of the occupancy grid")
     carve_visual_hull: bool = setting(True, "restrict the occupancy grid to the alpha masks' visual hull (every strategy)")
     depth_at_edges: str = setting("exclude", "exclude: no depth supervision on pixels whose footprint may mix "
@@ -251,7 +254,8 @@ class TrainConfig:
 
     def __post_init__(self):
         for name, registry in (("strategy", STRATEGIES), ("field", FIELDS), ("sampler", SAMPLERS),
-                               ("batching", BATCHING), ("depth_at_edges", ("exclude", "keep"))):
+                               ("batching", BATCHING), ("depth_at_edges", ("exclude", "keep")),
+                               ("over_cap", ("nearest", "merge"))):
             if getattr(self, name) not in registry:
                 raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: choose one of {sorted(registry)}")
         self.strategy_params = build_settings(STRATEGIES[self.strategy].params, self.strategy_params,
@@ -313,12 +317,13 @@ class Profile:
     render_downscale: int = setting(2, "downscaling of the rendered frames")
     train: dict = setting({}, "TrainConfig values this profile changes")
     study_train: dict = setting({}, "TrainConfig values of a study's trials (many runs: shorter)")
+    few_views: int = setting(8, "views of the few-view run each training notebook adds at the study budget (0: none)")
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         doc="tests: seconds per notebook; models learn nothing", downscale=8, max_train_views=8, max_test_views=2,
-        render_frames=3, render_downscale=8,
+        render_frames=3, render_downscale=8, few_views=4,
         train=dict(iterations=30, batch_rays=256, n_samples=32, march_steps=128, max_samples=48, val_every=15,
                    checkpoint_every=15, field_params={"resolution": 32})),
     "quick": Profile(doc="the CPU main job (minutes)", study_train=dict(iterations=500, batch_rays=1024)),

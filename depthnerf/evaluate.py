@@ -213,8 +213,10 @@ def split_psnr(run, out_dir: Path | str, splits: dict | None = None, chunk: int 
 
 def evaluate_all(results: Path | str, data, strategies=STRATEGIES, lpips_net=None, lpips_note: str = "",
                  device: torch.device | None = None, chunk: int = 8192, progress: bool = True,
-                 splits: dict | None = None, geometry: bool | None = None, lpips_source: str = "") -> tuple[dict, dict]:
-    """Evaluate every strategy in ``results/<strategy>/`` on ``data`` (the test split).
+                 splits: dict | None = None, geometry: bool | None = None, lpips_source: str = "",
+                 run_subdir: str = "") -> tuple[dict, dict]:
+    """Evaluate every strategy in ``results/<strategy>/<run_subdir>`` on ``data`` (the test split); ``run_subdir``
+    e.g. ``"few_view"`` for the training notebooks' few-view runs.
 
     ``splits``: ``{name: SceneData}`` of other splits for :func:`split_psnr`; ``geometry``: score the geometry
     against the analytic surfaces (default: when ``data`` is the embedded scene with depth). Returns
@@ -228,7 +230,7 @@ def evaluate_all(results: Path | str, data, strategies=STRATEGIES, lpips_net=Non
     evaluation: dict = {}
     renders: dict = {}
     for strategy in strategies:
-        out_dir = Path(results) / strategy
+        out_dir = Path(results) / strategy / run_subdir
         try:
             run = load_run(out_dir, device=device)
         except (FileNotFoundError, RuntimeError, ValueError) as err:  # unreadable or foreign: name it, go on
@@ -241,7 +243,7 @@ def evaluate_all(results: Path | str, data, strategies=STRATEGIES, lpips_net=Non
             metrics["lpips_note"] = lpips_note
         evaluation[strategy] = metrics | split_psnr(run, out_dir, splits, chunk) | read_cost(out_dir)
     evaluation["meta"] = {
-        "data": data.name, "split": data.split, "test_views": list(range(len(data))),
+        "data": data.name, "split": data.split, "test_views": list(range(len(data))), "run_subdir": run_subdir,
         "test_images": list(data.image_paths), "resolution": [int(data.H), int(data.W)],
         "lpips": "lpips v0.1, AlexNet backbone" if lpips_net is not None else None,
         "lpips_note": lpips_note, "lpips_weights": lpips_source if lpips_net is not None else None,
@@ -265,6 +267,7 @@ def evaluate_all(results: Path | str, data, strategies=STRATEGIES, lpips_net=Non
 
 
 # %% 07_Comprehensive_Evaluation.ipynb · cell c09
+GEOMETRY_KEYS = ("chamfer_points", "fscore_points", "chamfer_mesh", "fscore_mesh")
 TABLE_COLUMNS = [  # the headline: (key, header, format)
     ("psnr", "PSNR ↑", "{:.2f}"), ("ssim", "SSIM ↑", "{:.3f}"), ("lpips", "LPIPS ↓", "{:.3f}"),
     ("depth_absrel_object", "AbsRel object ↓", "{:.4f}"), ("depth_rmse_object", "RMSE object ↓", "{:.4f}"),
@@ -317,7 +320,7 @@ def _strategy_rows(evaluation: dict, pick=lambda entry: entry) -> list:
 
 
 def markdown_table(evaluation: dict, columns=None) -> str:
-    """The headline comparison (``TABLE_COLUMNS``) as a markdown table; a missing strategy gets one row saying why.
+    """The headline comparison (``headline_columns``) as a markdown table; a missing strategy gets one row saying why.
 
     >>> print(markdown_table({"baseline": {"psnr": 25.0, "ssim": 0.9, "lpips": 0.05, "train_seconds": 12.0},
     ...                       "soft": {"missing": "no model"}}, TABLE_COLUMNS[:3]))
@@ -326,7 +329,17 @@ def markdown_table(evaluation: dict, columns=None) -> str:
     | baseline | 25.00 | 0.900 | 0.050 |
     | soft | missing: no model |  |  |
     """
-    return rows_table("strategy", columns or TABLE_COLUMNS, _strategy_rows(evaluation))
+    return rows_table("strategy", columns or headline_columns(evaluation), _strategy_rows(evaluation))
+
+
+def headline_columns(evaluation: dict) -> list:
+    """``TABLE_COLUMNS``, less the geometry's when ``evaluation`` scored none (another scene, or ``geometry=False``).
+
+    >>> len(TABLE_COLUMNS) - len(headline_columns({"meta": {}}))
+    4
+    """
+    return TABLE_COLUMNS if evaluation.get("meta", {}).get("geometry") else [
+        c for c in TABLE_COLUMNS if c[0] not in GEOMETRY_KEYS]
 
 
 def depth_table(evaluation: dict) -> str:
@@ -392,7 +405,6 @@ def evaluation_markdown(evaluation: dict) -> str:
 
 
 # %% 07_Comprehensive_Evaluation.ipynb · cell c32
-GEOMETRY_KEYS = ("chamfer_points", "fscore_points", "chamfer_mesh", "fscore_mesh")
 SPLIT_KEYS = ("psnr_train_batches", "psnr_train_views", "psnr_val_views", "psnr_val_trainer")
 CSV_KEYS = ["strategy", "missing", *IMAGE_KEYS, *DEPTH_OBJECT_KEYS, *DEPTH_OPAQUE_KEYS, *DEPTH_KEYS,
             "depth_coverage_object", *GEOMETRY_KEYS, *SPLIT_KEYS, *COST_KEYS]

@@ -118,6 +118,48 @@ def plot_comparison(evaluation: dict, path: Path | str) -> Path:
     return save_figure(fig, path)
 
 
+REGIME_PANELS = (("psnr", "test PSNR (dB) ↑", "{:.2f}"), ("depth_absrel_object", "depth AbsRel, object pixels ↓", "{:.4f}"))
+
+
+def plot_regimes(regimes: dict[str, dict], path: Path | str) -> Path:
+    """The default run's answer in one figure: PSNR and object-pixel depth AbsRel per strategy (bars, value
+    written above each; dots: test views), side by side for each regime. ``regimes``: ``{label: evaluation}``,
+    e.g. ``{"100 views": ..., "8 views": ...}``, each as :func:`depthnerf.evaluate.evaluate_all` returns it."""
+    names = list(dict.fromkeys(n for e in regimes.values() for n in strategy_names(e) if "missing" not in e[n]))
+    colors = strategy_colors(names)
+    fig, axes = plt.subplots(1, len(REGIME_PANELS), figsize=(5.2 * len(REGIME_PANELS), 3.4), squeeze=False)
+    width = 0.8 / max(1, len(names))
+    for ax, (key, title, fmt) in zip(axes[0], REGIME_PANELS):
+        labels = []  # (x, top of the bar and its dots, text)
+        for g, evaluation in enumerate(regimes.values()):
+            for i, name in enumerate(names):
+                value = evaluation.get(name, {}).get(key)
+                if value is None:
+                    continue
+                x = g - 0.4 + width * (i + 0.5)
+                ax.bar(x, value, width * 0.92, color=colors[name], edgecolor="k", linewidth=0.4,
+                       label=name if g == 0 else None)
+                spread = [v for v in evaluation[name].get("per_view", {}).get(key, []) if v is not None]
+                ax.plot(x + np.linspace(-0.25, 0.25, len(spread)) * width, spread, "k.", ms=2)
+                labels.append((x, max([value, *spread]), fmt.format(value)))
+        ax.set_xticks(range(len(regimes)), list(regimes), fontsize=9)
+        ax.set_title(title, fontsize=10)
+        if labels:  # PSNR bars from 0 would hide dB differences: its axis starts below the lowest bar
+            top = max(t for _, t, _ in labels)
+            lowest = min(float(text) for _, _, text in labels)
+            ax.set_ylim(*((max(0.0, lowest - 4.0), top + 0.25 * (top - lowest + 4.0)) if key == "psnr" else (0.0, 1.3 * top)))
+        for x, top, text in labels:
+            ax.annotate(text, (x, top), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                        rotation=90, fontsize=7)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=8, ncol=len(names), loc="lower center",
+               bbox_to_anchor=(0.5, -0.06))
+    meta = next(iter(regimes.values())).get("meta", {})
+    fig.suptitle(f"{meta.get('data', '')}: {len(meta.get('test_views', []))} test views; each regime's runs "
+                 "trained on that many views (dots: views)", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 # %% 07_Comprehensive_Evaluation.ipynb · cell c33
 CURVE_KEYS = ("step", "seconds", "psnr", "val_psnr")  # metrics.jsonl keys that are not loss terms
 

@@ -104,14 +104,15 @@ class OccupancyGrid(nn.Module):
 
     @torch.no_grad()
     def occupied_samples(self, rays: RayBundle, near, far, step_size: float, max_samples: int = 1024,
-                         perturb: bool = False, generator: torch.Generator | None = None
-                         ) -> tuple[Tensor, Tensor, Tensor]:
+                         perturb: bool = False, generator: torch.Generator | None = None,
+                         over_cap: str = "nearest") -> tuple[Tensor, Tensor, Tensor]:
         """March intervals of length ``step_size`` from ``near`` to ``far``; keep those whose midpoint
         is in an occupied cell, compacted to the front of each ray.
 
         Returns ``t_starts, t_ends [R,S]`` and ``mask [R,S]`` (True = real sample), where ``S`` is
         the largest kept count in the batch (at most ``max_samples``; rays with more keep their
-        nearest ``max_samples``). Padding has ``t_start = t_end = 0``. ``perturb`` shifts each ray's
+        nearest ``max_samples`` (``over_cap="nearest"``) or get them merged (``"merge"``:
+        :func:`merge_over_cap`). Padding has ``t_start = t_end = 0``. ``perturb`` shifts each ray's
         march by ``U[0,1) * step_size``.
 
         Two levels, same result as testing every step: runs of ``f`` steps (``f * step_size`` at most
@@ -151,6 +152,8 @@ class OccupancyGrid(nn.Module):
         if candidate.any():
             points = rays.origins[:, None] + rays.directions[:, None] * mids[..., None]
             mask[candidate] = self.is_occupied(points[candidate])
+        if over_cap == "merge":
+            return merge_over_cap(mask, starts, ends, max_samples)
         out_mask, (out_starts, out_ends) = compact(mask, starts, ends, max_n=max_samples)
         return out_starts, out_ends, out_mask
 
@@ -173,3 +176,34 @@ def compact(mask: Tensor, *values: Tensor, max_n: int | None) -> tuple[Tensor, t
         out[rows, slot] = v[keep]
         outs.append(out)
     return out_mask, tuple(outs)
+
+
+def merge_over_cap(mask: Tensor, starts: Tensor, ends: Tensor, max_n: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Compact the intervals where ``mask [R,S]`` is True to the front of each row, as :func:`compact`; a row
+    with ``n > max_n`` of them has them joined into ``max_n`` consecutive groups (the ``j``-th interval, from 0,
+    goes to group ``floor(j * max_n / n)``: groups of ``floor(n / max_n)`` or ``ceil(n / max_n)``), each group one
+    interval from its first start to its last end, so that ``max_n`` intervals span the whole ray instead of
+    its nearest ``max_n``. Returns ``t_starts, t_ends, mask [R,S']``, zero in the padding.
+
+    >>> mask = torch.tensor([[True, True, True, True, True], [True, False, True, False, False]])
+    >>> edges = torch.arange(6.0).expand(2, 6)
+    >>> s, e, m = merge_over_cap(mask, edges[:, :5], edges[:, 1:], 2)
+    >>> s.tolist(), e.tolist(), m.tolist()
+    ([[0.0, 3.0], [0.0, 2.0]], [[3.0, 5.0], [1.0, 3.0]], [[True, True], [True, True]])
+    """
+    R = mask.shape[0]
+    counts = mask.sum(-1, keepdim=True)
+    position = mask.cumsum(-1) - 1
+    group = torch.where(counts > max_n, torch.div(position * max_n, counts.clamp(min=1), rounding_mode="floor"),
+                        position)
+    n_out = max(1, min(int(counts.max()) if counts.numel() else 1, max_n))
+    flat = (torch.arange(R, device=mask.device)[:, None] * n_out + group)[mask]
+    out_mask = torch.zeros(R * n_out, dtype=torch.bool, device=mask.device)
+    out_mask[flat] = True
+    first = torch.full((R * n_out,), math.inf, dtype=starts.dtype, device=starts.device)
+    last = torch.full((R * n_out,), -math.inf, dtype=ends.dtype, device=ends.device)
+    first = first.scatter_reduce(0, flat, starts[mask], "amin")
+    last = last.scatter_reduce(0, flat, ends[mask], "amax")
+    zero = torch.zeros((), dtype=starts.dtype, device=starts.device)
+    return (torch.where(out_mask, first, zero).reshape(R, n_out), torch.where(out_mask, last, zero).reshape(R, n_out),
+            out_mask.reshape(R, n_out))

@@ -98,18 +98,19 @@ class StratifiedSampler:
 
 class OccupancySampler(StratifiedSampler):
     """March steps of ``(far - near) / march_steps`` and keep those in occupied cells of ``grid``
-    (at most ``max_samples`` per ray, nearest first); ``n_samples`` is the budget a depth-guided
-    sampler wrapping it places per ray."""
+    (at most ``max_samples`` per ray: the nearest, or all merged into that many, ``over_cap``); ``n_samples``
+    is the budget a depth-guided sampler wrapping it places per ray."""
 
     def __init__(self, near: float, far: float, n_samples: int, grid: OccupancyGrid, march_steps: int,
-                 max_samples: int):
+                 max_samples: int, over_cap: str = "nearest"):
         super().__init__(near, far, n_samples)
         self.grid, self.march_steps, self.max_samples = grid, int(march_steps), int(max_samples)
+        self.over_cap = over_cap
 
     def __call__(self, rays, perturb=False, generator=None, **context) -> Samples:
         step = (self.far - self.near) / self.march_steps
         return self.grid.occupied_samples(rays, self.near, self.far, step, self.max_samples, perturb=perturb,
-                                          generator=generator)
+                                          generator=generator, over_cap=self.over_cap)
 
     def occupied(self, rays, t_starts, t_ends):
         """Mask of the intervals whose midpoint lies in an occupied cell."""
@@ -148,7 +149,7 @@ def make_sampler(config, near: float, far: float, aabb, device: torch.device) ->
     if config.sampler == "hierarchical":
         return HierarchicalSampler(near, far, config.n_samples, config.n_importance)
     grid = OccupancyGrid(torch.as_tensor(np.asarray(aabb), dtype=torch.float32), config.occupancy_resolution).to(device)
-    return OccupancySampler(near, far, config.n_samples, grid, config.march_steps, config.max_samples)
+    return OccupancySampler(near, far, config.n_samples, grid, config.march_steps, config.max_samples, config.over_cap)
 
 
 # %% 05_Hard_Depth_Sampling.ipynb · cell c11

@@ -18,7 +18,7 @@ import torch
 from depthnerf.callbacks import (Checkpointing, LearningRateSchedule, MetricsLog, OccupancyGridUpdate, ProgressBar,
     TensorBoardLog, TrainingClock, Validation, call_hooks)
 from depthnerf.config import GPU_PROFILES, TrainConfig, config_for_profile, profile_settings
-from depthnerf.datasets import load_dataset
+from depthnerf.datasets import load_dataset, select_views
 from depthnerf.env import select_device
 from depthnerf.fields import make_field
 from depthnerf.io import atomic_json, atomic_torch_save, atomic_write, read_saved, remove_stale_temporaries
@@ -464,3 +464,20 @@ def pipeline_data(profile: str, data: str) -> tuple[SceneData, SceneData]:
     train_data = load_dataset(data, "train", downscale=settings.downscale, max_views=settings.max_train_views)
     val_data = load_dataset(data, "val", downscale=settings.downscale, max_views=settings.val_views)
     return train_data, val_data
+
+
+FEW_VIEW_DIR = "few_view"  # results/<strategy>/few_view/: the few-view run of that strategy
+
+
+def train_few_view(profile: str, strategy: str, train_data: SceneData, val_data: SceneData | None, results,
+                   progress: bool = True) -> TrainResult | None:
+    """The pipeline's second regime: ``strategy`` trained on ``profile.few_views`` of ``train_data``'s views
+    (spread over the cameras: ``select_views(..., seed=0)``, with their depth) at a study trial's budget
+    (``profile.study_train``), into ``results/<strategy>/few_view/``. It is the few-view study's seed-0 trial
+    at that view count. None (nothing trained) when the profile has no few-view run or the data no more views."""
+    n_views = profile_settings(profile).few_views
+    if not 0 < n_views < len(train_data):
+        return None
+    few = train_data.subset(select_views(train_data, n_views, seed=0))
+    config = config_for_profile(profile, strategy, **profile_settings(profile).study_train)
+    return train(few, config, Path(results) / strategy / FEW_VIEW_DIR, val_data=val_data, progress=progress)

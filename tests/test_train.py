@@ -218,7 +218,7 @@ def test_sigterm_mid_run_checkpoints_and_resumes_to_identical_weights(tiny, tmp_
     from tools.export_notebooks import ROOT
 
     train_data, _ = tiny
-    config = tiny_config("soft", iterations=400, log_every=1, checkpoint_every=1000, val_every=1000)
+    config = tiny_config("soft", iterations=240, log_every=1, checkpoint_every=1000, val_every=1000)
     train(train_data, config, tmp_path / "straight", progress=False)
     out = tmp_path / "killed"
     child = subprocess.Popen([sys.executable, "-c", SIGTERM_CHILD, str(out), json.dumps(config.to_dict())],
@@ -232,19 +232,19 @@ def test_sigterm_mid_run_checkpoints_and_resumes_to_identical_weights(tiny, tmp_
     stdout, stderr = child.communicate(timeout=120)
     assert child.returncode == 0, stderr
     steps = int(stdout.split("STEPS")[1].split()[0])
-    assert "INTERRUPTED True" in stdout and 20 <= steps < 400, stdout
+    assert "INTERRUPTED True" in stdout and 20 <= steps < 240, stdout
     assert "stopped by SIGTERM" in stderr and not (out / "model_soft.pth").exists()
     saved = torch.load(out / "checkpoint.pth", weights_only=True)
     assert saved["step"] == steps == len(saved["loss"]) and saved["optimizer"]["state"][0]["step"] == steps
     with open(out / "metrics.jsonl", "a") as f:  # a record written after the checkpoint (a SIGKILL)
         f.write(json.dumps({"step": steps + 1, "seconds": 0.0, "psnr": 0.0}) + "\n")
     result = train(train_data, config, out, progress=False)
-    assert result.steps == 400 and not result.interrupted
+    assert result.steps == 240 and not result.interrupted
     a = torch.load(tmp_path / "straight" / "model_soft.pth", weights_only=True)
     b = torch.load(out / "model_soft.pth", weights_only=True)
     for key in a["field"]:
         assert torch.equal(a["field"][key], b["field"][key]), key
-    assert [r["step"] for r in read_metrics(out)] == list(range(1, 401))
+    assert [r["step"] for r in read_metrics(out)] == list(range(1, 241))
     assert [r["depth"] for r in read_metrics(out)] == [r["depth"] for r in read_metrics(tmp_path / "straight")]
 
 
@@ -403,3 +403,25 @@ def test_callbacks_see_every_step_and_can_stop_a_run(tiny, tmp_path):
     assert result.interrupted and result.steps == 5
     assert callback.seen == [item for k in range(5) for item in (("before", k), ("after", k, True))]
     assert (tmp_path / "run" / "checkpoint.pth").exists() and not (tmp_path / "run" / "model_baseline.pth").exists()
+
+
+def test_the_few_view_run_is_the_studys_seed_0_trial(tmp_path, monkeypatch):
+    """`train_few_view`: the profile's few_views views chosen as the few-view study chooses them, the study
+    budget, into results/<strategy>/few_view/; nothing when the data has no more views than that."""
+    from depthnerf import trainer
+    from depthnerf.config import config_for_profile, profile_settings
+    from depthnerf.datasets import select_views
+
+    scene = load_dataset("embedded", "train", downscale=8, max_views=12)
+    calls = []
+    monkeypatch.setattr(trainer, "train", lambda data, config, out_dir, **kw: calls.append((data, config, out_dir)) or "ran")
+    assert trainer.train_few_view("quick", "hard", scene, None, tmp_path) == "ran"
+    data, config, out_dir = calls.pop()
+    n = profile_settings("quick").few_views
+    assert n == 8 and len(data) == n and out_dir == tmp_path / "hard" / "few_view"
+    chosen = select_views(scene, n, seed=0)
+    assert data.image_paths == [scene.image_paths[i] for i in chosen]
+    assert np.array_equal(data.depth, scene.depth[chosen])
+    assert config == config_for_profile("quick", "hard", **profile_settings("quick").study_train)
+    assert (config.iterations, config.batch_rays) == (500, 1024)
+    assert trainer.train_few_view("quick", "hard", scene.subset(np.arange(n)), None, tmp_path) is None and not calls
