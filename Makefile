@@ -51,8 +51,11 @@ pipeline: $(STAMP)
 study: $(STAMP)
 	$(PY) -m tools.run_pipeline --profile $(PROFILE) --data $(DATA) --results $(RESULTS) --notebooks $(STUDY).ipynb
 
+# Test files run on TEST_WORKERS pytest-xdist workers, each file on one worker (its module fixtures start
+# once), the files that start Ray one at a time (tests/conftest.py); TEST_WORKERS=0 runs all in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 readme-results: $(STAMP)
 	$(PY) -m tools.readme_results --results $(RESULTS)

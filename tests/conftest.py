@@ -1,12 +1,31 @@
-"""Shared by the study-notebook tests: one local Ray instance per test module, and a runner that
+"""Shared by the study-notebook tests: one local Ray instance per test module (one such file at a time under
+`make test`'s workers), and a runner that
 executes a notebook headless in smoke with papermill and returns its printed output."""
+import fcntl
 import os
+import tempfile
+from pathlib import Path
 
 import nbformat
 import papermill
 import pytest
 
 from tools.export_notebooks import ROOT
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_ray_file_at_a_time(request):
+    """The files marked ``ray`` run one at a time across pytest-xdist workers (an exclusive lock on a file in
+    the temp folder): two Ray instances starting at once on a busy 2-core machine time out."""
+    if request.node.get_closest_marker("ray") is None:
+        yield
+        return
+    with open(Path(tempfile.gettempdir()) / "depthnerf-tests-ray.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="module")

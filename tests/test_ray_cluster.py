@@ -27,7 +27,7 @@ import torch
 from depthnerf.sweeps import Trial, trial_dir
 from tools.export_notebooks import ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.ray]
 IP = "127.0.0.2"
 RAY = str(Path(sys.executable).parent / "ray")
 

@@ -14,6 +14,8 @@ from depthnerf.env import available_datasets
 from conftest import execute_notebook
 from tools.export_notebooks import ROOT
 
+pytestmark = pytest.mark.ray
+
 STRATEGIES = {"baseline", "soft", "hard", "hybrid"}
 
 

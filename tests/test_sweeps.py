@@ -9,6 +9,8 @@ from conftest import execute_notebook
 from depthnerf.sweeps import (SweepError, Trial, collect, connect_ray, is_finished, paired_difference, run_sweep,
                               summarise, trial_dir)
 
+pytestmark = pytest.mark.ray
+
 
 def test_trial_id_is_stable_and_follows_every_field():
     a = Trial("soft", n_views=4, seed=1)
