@@ -10,6 +10,8 @@ import pytest
 
 from conftest import execute_notebook
 
+pytestmark = pytest.mark.ray
+
 ABLATION_ENV = {"DEPTHNERF_ABLATION_SEEDS": "1", "DEPTHNERF_ABLATION_SOFT_WEIGHT": "0.01,0.1",
                 "DEPTHNERF_ABLATION_DEPTH_LOSS": "dsnerf,urf", "DEPTHNERF_ABLATION_HARD_WEIGHT": "0.005,0.05",
                 "DEPTHNERF_ABLATION_EPS": "0.3,1.0", "DEPTHNERF_ABLATION_GUIDED_SAMPLES": "8,16"}
@@ -102,3 +104,13 @@ def test_hyperparameter_sweep_scores_on_validation_views_and_writes_its_choice(t
     assert set(chosen) <= {"soft", "hard", "hybrid"}  # smoke models learn little: a candidate may fail the rule
     for entry in chosen.values():
         assert math.isfinite(entry["mean_psnr_gain"]) and entry["candidate"].split()[0] in chosen
+    assert "4 trials: 1 strategies x 2 over_cap values x 2 view counts x 1 seeds" in text  # the sampler stage
+    sampler = tmp_path / "studies" / "hyperparameter_sweep_sampler"
+    records = [json.loads(p.read_text()) for p in sampler.glob("*/evaluation.json")]
+    assert sorted((r["trial"]["train"]["over_cap"], r["trial"]["n_views"]) for r in records) == [
+        ("merge", 3), ("merge", 6), ("nearest", 3), ("nearest", 6)]
+    assert {json.loads(p.read_text())["over_cap"] for p in sampler.glob("*/config.json")} == {"merge", "nearest"}
+    picked = json.loads((sampler / "chosen.json").read_text())
+    best = max(picked["means"], key=lambda v: picked["means"][v]["psnr_mean"])
+    assert picked["over_cap"] == best and picked["means"][best]["n"] == 2
+    assert "validation split" in (sampler / "table.md").read_text()
