@@ -235,9 +235,9 @@ class TrainConfig:
     n_importance: int = setting(128, "hierarchical sampler: fine samples per ray from the coarse weights")
     march_steps: int = setting(256, "occupancy sampler: marching step = (far - near) / march_steps")
     max_samples: int = setting(64, "occupancy sampler: at most this many kept samples per ray")
-    over_cap: str = setting("nearest", "occupancy sampler, a ray with more than max_samples occupied steps: nearest "
-                                       "keeps its nearest max_samples; merge joins consecutive steps so that "
-                                       "max_samples intervals span all of them")
+    over_cap: str = setting("merge", "occupancy sampler, a ray with more than max_samples occupied steps: merge "
+                                     "joins consecutive steps so that max_samples intervals span all of them; "
+                                     "nearest keeps its nearest max_samples (the first behaviour)")
     occupancy_resolution: int = setting(64, "cells per axis of the occupancy grid")
     carve_visual_hull: bool = setting(True, "restrict the occupancy grid to the alpha masks' visual hull (every strategy)")
     depth_at_edges: str = setting("exclude", "exclude: no depth supervision on pixels whose footprint may mix "

@@ -105,14 +105,14 @@ class OccupancyGrid(nn.Module):
     @torch.no_grad()
     def occupied_samples(self, rays: RayBundle, near, far, step_size: float, max_samples: int = 1024,
                          perturb: bool = False, generator: torch.Generator | None = None,
-                         over_cap: str = "nearest") -> tuple[Tensor, Tensor, Tensor]:
+                         over_cap: str = "merge") -> tuple[Tensor, Tensor, Tensor]:
         """March intervals of length ``step_size`` from ``near`` to ``far``; keep those whose midpoint
         is in an occupied cell, compacted to the front of each ray.
 
         Returns ``t_starts, t_ends [R,S]`` and ``mask [R,S]`` (True = real sample), where ``S`` is
-        the largest kept count in the batch (at most ``max_samples``; rays with more keep their
-        nearest ``max_samples`` (``over_cap="nearest"``) or get them merged (``"merge"``:
-        :func:`merge_over_cap`). Padding has ``t_start = t_end = 0``. ``perturb`` shifts each ray's
+        the largest kept count in the batch (at most ``max_samples``; rays with more get them merged
+        into that many (``over_cap="merge"``, :func:`merge_over_cap`) or keep their nearest
+        ``max_samples`` (``"nearest"``)). Padding has ``t_start = t_end = 0``. ``perturb`` shifts each ray's
         march by ``U[0,1) * step_size``.
 
         Two levels, same result as testing every step: runs of ``f`` steps (``f * step_size`` at most

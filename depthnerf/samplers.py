@@ -98,11 +98,11 @@ class StratifiedSampler:
 
 class OccupancySampler(StratifiedSampler):
     """March steps of ``(far - near) / march_steps`` and keep those in occupied cells of ``grid``
-    (at most ``max_samples`` per ray: the nearest, or all merged into that many, ``over_cap``); ``n_samples``
+    (at most ``max_samples`` per ray: all merged into that many, or the nearest, ``over_cap``); ``n_samples``
     is the budget a depth-guided sampler wrapping it places per ray."""
 
     def __init__(self, near: float, far: float, n_samples: int, grid: OccupancyGrid, march_steps: int,
-                 max_samples: int, over_cap: str = "nearest"):
+                 max_samples: int, over_cap: str = "merge"):
         super().__init__(near, far, n_samples)
         self.grid, self.march_steps, self.max_samples = grid, int(march_steps), int(max_samples)
         self.over_cap = over_cap

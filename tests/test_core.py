@@ -252,7 +252,7 @@ def test_merge_over_cap_spans_the_whole_ray_where_nearest_stops_short():
     rays = forward_rays(50, seed=5)
     grid = OccupancyGrid([[-1.0, -1.0, -4.0], [1.0, 1.0, -2.0]], resolution=16)  # every cell occupied
     kept_s, kept_e, kept = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=10_000)
-    near_s, near_e, near_m = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=64)
+    near_s, near_e, near_m = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=64, over_cap="nearest")
     s, e, m = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=64, over_cap="merge")
     n = kept.sum(-1)
     assert (n > 150).all() and m.shape == near_m.shape == (50, 64) and m.all() and near_m.all()
@@ -262,7 +262,7 @@ def test_merge_over_cap_spans_the_whole_ray_where_nearest_stops_short():
     assert torch.allclose(s[:, 1:], e[:, :-1])  # contiguous occupied steps merge into contiguous intervals
     assert torch.allclose((e - s).sum(-1), (kept_e - kept_s).sum(-1), atol=1e-4)  # padding is 0 wide
     under = grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=512, over_cap="merge")
-    for a, b in zip(under, grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=512)):
+    for a, b in zip(under, grid.occupied_samples(rays, 2.0, 6.0, step_size=0.01, max_samples=512, over_cap="nearest")):
         assert torch.equal(a, b)
 
 
