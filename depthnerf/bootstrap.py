@@ -13,7 +13,7 @@ from pathlib import Path
 # %% 00_Setup_and_Dependencies.ipynb · cell c26
 # distributions whose module has another name (everything else imports under its own name)
 IMPORT_NAMES = {"scikit-image": "skimage", "imageio-ffmpeg": "imageio_ffmpeg", "jupyter": "jupyter_core",
-                "opencv-python-headless": "cv2"}
+                "opencv-python-headless": "cv2", "pytest-xdist": "xdist"}
 
 
 def canonical(name: str) -> str:
