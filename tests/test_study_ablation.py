@@ -114,3 +114,9 @@ def test_hyperparameter_sweep_scores_on_validation_views_and_writes_its_choice(t
     best = max(picked["means"], key=lambda v: picked["means"][v]["psnr_mean"])
     assert picked["over_cap"] == best and picked["means"][best]["n"] == 2
     assert "validation split" in (sampler / "table.md").read_text()
+
+
+def test_hyperparameter_sweep_refuses_a_misspelt_stage(tmp_path, ray_address):
+    with pytest.raises(Exception, match="DEPTHNERF_SWEEP_STAGES = 'sampel': choose one or more of"):
+        execute("Analysis/hyperparameter_sweep.ipynb", tmp_path, ray_address, {"DEPTHNERF_SWEEP_STAGES": "sampel"})
+    assert not (tmp_path / "studies").exists()
