@@ -111,51 +111,47 @@ class OccupancyGrid(nn.Module):
 
         Returns ``t_starts, t_ends [R,S]`` and ``mask [R,S]`` (True = real sample), where ``S`` is
         the largest kept count in the batch (at most ``max_samples``; rays with more get them merged
-        into that many (``over_cap="merge"``, :func:`merge_over_cap`) or keep their nearest
-        ``max_samples`` (``"nearest"``)). Padding has ``t_start = t_end = 0``. ``perturb`` shifts each ray's
+        into that many (``over_cap="merge"``) or keep their nearest ``max_samples`` (``"nearest"``),
+        :func:`pad_samples`). Padding has ``t_start = t_end = 0``. ``perturb`` shifts each ray's
         march by ``U[0,1) * step_size``.
 
         Two levels, same result as testing every step: runs of ``f`` steps (``f * step_size`` at most
         one coarse cell of 4^3 cells) are first tested against the coarse grid dilated by one
         coarse cell (conservative: every point of a run lies within one coarse cell of its
-        midpoint); only the steps of the surviving runs are tested against the fine grid.
+        midpoint); only the steps of the surviving runs are tested against the fine grid. Past the
+        coarse pass the steps are packed, a flat list with ray indices as in nerfacc, so the work
+        follows the surviving steps rather than the longest ray in the batch.
         """
         near_r, far_r = per_ray(near, rays), per_ray(far, rays)
         t_enter, t_exit = ray_aabb_intersect(rays, self.aabb)
-        lo = torch.maximum(near_r[:, 0], t_enter)[:, None]
-        hi = torch.minimum(far_r[:, 0], t_exit)[:, None]
+        lo, hi = torch.maximum(near_r[:, 0], t_enter), torch.minimum(far_r[:, 0], t_exit)
         n_steps = max(1, math.ceil(float((far_r - near_r).max()) / step_size))
         offset = (torch.rand(len(rays), 1, device=rays.device, generator=generator) if perturb
                   else torch.zeros(len(rays), 1, device=rays.device))
         factor = 4
         coarse_cell = float(((self.aabb[1] - self.aabb[0]) / self.resolution).min()) * factor
         run = max(1, int(coarse_cell // step_size))
-        # coarse pass: runs of `run` steps
+        # coarse pass: runs of `run` steps, [R, J]
         j = torch.arange(math.ceil(n_steps / run), device=rays.device, dtype=torch.float32)
         run_mid = near_r + (j * run + offset + run / 2) * step_size
         half = run * step_size / 2
-        live = (run_mid + half >= lo) & (run_mid - half < hi)
-        if live.any():
-            coarse = self._coarse_occupied(factor)
-            x = (rays.origins[:, None] + rays.directions[:, None] * run_mid[..., None])[live]
-            idx = ((x - self.aabb[0]) / (self.aabb[1] - self.aabb[0]) * (self.resolution / factor)).floor().long()
-            idx = idx.clamp(0, coarse.shape[0] - 1)
-            live[live.clone()] = coarse[idx[:, 0], idx[:, 1], idx[:, 2]]
-        runs, (run_idx,) = compact(live, j[None].expand_as(live), max_n=None)
-        # fine pass: every step of the surviving runs
-        k = (run_idx[..., None] * run + torch.arange(run, device=rays.device)).reshape(len(rays), -1)
-        starts = near_r + (k + offset) * step_size
-        ends = torch.minimum(starts + step_size, far_r)
+        ray, run_idx = torch.nonzero((run_mid + half >= lo[:, None]) & (run_mid - half < hi[:, None]), as_tuple=True)
+        x = rays.origins[ray] + rays.directions[ray] * run_mid[ray, run_idx][:, None]
+        cell = ((x - self.aabb[0]) / (self.aabb[1] - self.aabb[0]) * (self.resolution / factor)).floor().long()
+        coarse = self._coarse_occupied(factor)
+        cell = cell.clamp(0, coarse.shape[0] - 1)
+        live = coarse[cell[:, 0], cell[:, 1], cell[:, 2]]
+        ray, run_idx = ray[live], run_idx[live]
+        # fine pass, packed: every step of the surviving runs, ordered by ray, then by t
+        k = (run_idx[:, None] * run + torch.arange(run, device=rays.device)).reshape(-1)
+        ray = ray[:, None].expand(-1, run).reshape(-1)
+        starts = near_r[ray, 0] + (k + offset[ray, 0]) * step_size
+        ends = torch.minimum(starts + step_size, far_r[ray, 0])
         mids = 0.5 * (starts + ends)
-        candidate = runs.repeat_interleave(run, -1) & (k < n_steps) & (mids >= lo) & (mids < hi)
-        mask = torch.zeros_like(candidate)
-        if candidate.any():
-            points = rays.origins[:, None] + rays.directions[:, None] * mids[..., None]
-            mask[candidate] = self.is_occupied(points[candidate])
-        if over_cap == "merge":
-            return merge_over_cap(mask, starts, ends, max_samples)
-        out_mask, (out_starts, out_ends) = compact(mask, starts, ends, max_n=max_samples)
-        return out_starts, out_ends, out_mask
+        candidate = (k < n_steps) & (mids >= lo[ray]) & (mids < hi[ray])
+        ray, starts, ends, mids = ray[candidate], starts[candidate], ends[candidate], mids[candidate]
+        kept = self.is_occupied(rays.origins[ray] + rays.directions[ray] * mids[:, None])
+        return pad_samples(ray[kept], starts[kept], ends[kept], len(rays), max_samples, over_cap)
 
 
 def compact(mask: Tensor, *values: Tensor, max_n: int | None) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -178,32 +174,44 @@ def compact(mask: Tensor, *values: Tensor, max_n: int | None) -> tuple[Tensor, t
     return out_mask, tuple(outs)
 
 
-def merge_over_cap(mask: Tensor, starts: Tensor, ends: Tensor, max_n: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Compact the intervals where ``mask [R,S]`` is True to the front of each row, as :func:`compact`; a row
-    with ``n > max_n`` of them has them joined into ``max_n`` consecutive groups (the ``j``-th interval, from 0,
-    goes to group ``floor(j * max_n / n)``: groups of ``floor(n / max_n)`` or ``ceil(n / max_n)``), each group one
-    interval from its first start to its last end, so that ``max_n`` intervals span the whole ray instead of
-    its nearest ``max_n``. Returns ``t_starts, t_ends, mask [R,S']``, zero in the padding.
+def pad_samples(ray_indices: Tensor, starts: Tensor, ends: Tensor, n_rays: int, max_n: int,
+                over_cap: str = "merge") -> tuple[Tensor, Tensor, Tensor]:
+    """Packed intervals ``starts, ends [N]`` of rays ``ray_indices [N]`` (grouped by ray, in order of ``t``
+    within a ray) -> ``t_starts, t_ends, mask [n_rays, S]``, compacted to the front of each row, zero in the
+    padding; ``S`` is the largest count, at most ``max_n``. A ray with ``n > max_n`` intervals keeps its
+    nearest ``max_n`` (``over_cap="nearest"``) or has them joined into ``max_n`` consecutive groups
+    (``"merge"``: the ``j``-th interval, from 0, goes to group ``floor(j * max_n / n)``: groups of
+    ``floor(n / max_n)`` or ``ceil(n / max_n)``), each group one interval from its first start to its last
+    end, so that ``max_n`` intervals span the whole ray instead of its nearest ``max_n``.
 
-    >>> mask = torch.tensor([[True, True, True, True, True], [True, False, True, False, False]])
-    >>> edges = torch.arange(6.0).expand(2, 6)
-    >>> s, e, m = merge_over_cap(mask, edges[:, :5], edges[:, 1:], 2)
+    Ray 0 has five intervals ``[0,1) ... [4,5)``, ray 1 two, ``[0,1)`` and ``[2,3)``; at most two per ray:
+
+    >>> ray = torch.tensor([0, 0, 0, 0, 0, 1, 1])
+    >>> starts, ends = torch.tensor([0., 1, 2, 3, 4, 0, 2]), torch.tensor([1., 2, 3, 4, 5, 1, 3])
+    >>> s, e, m = pad_samples(ray, starts, ends, 2, 2)
     >>> s.tolist(), e.tolist(), m.tolist()
     ([[0.0, 3.0], [0.0, 2.0]], [[3.0, 5.0], [1.0, 3.0]], [[True, True], [True, True]])
+    >>> pad_samples(ray, starts, ends, 2, 2, over_cap="nearest")[1].tolist()
+    [[1.0, 2.0], [1.0, 3.0]]
     """
-    R = mask.shape[0]
-    counts = mask.sum(-1, keepdim=True)
-    position = mask.cumsum(-1) - 1
-    group = torch.where(counts > max_n, torch.div(position * max_n, counts.clamp(min=1), rounding_mode="floor"),
-                        position)
+    if over_cap not in ("merge", "nearest"):
+        raise ValueError(f"over_cap = {over_cap!r}: choose 'merge' or 'nearest'")
+    counts = torch.bincount(ray_indices, minlength=n_rays)
+    position = torch.arange(len(ray_indices), device=ray_indices.device) - (counts.cumsum(0) - counts)[ray_indices]
+    n = counts[ray_indices]
+    if over_cap == "merge":
+        slot = torch.where(n > max_n, torch.div(position * max_n, n.clamp(min=1), rounding_mode="floor"), position)
+    else:
+        keep = position < max_n
+        ray_indices, starts, ends, slot = ray_indices[keep], starts[keep], ends[keep], position[keep]
     n_out = max(1, min(int(counts.max()) if counts.numel() else 1, max_n))
-    flat = (torch.arange(R, device=mask.device)[:, None] * n_out + group)[mask]
-    out_mask = torch.zeros(R * n_out, dtype=torch.bool, device=mask.device)
-    out_mask[flat] = True
-    first = torch.full((R * n_out,), math.inf, dtype=starts.dtype, device=starts.device)
-    last = torch.full((R * n_out,), -math.inf, dtype=ends.dtype, device=ends.device)
-    first = first.scatter_reduce(0, flat, starts[mask], "amin")
-    last = last.scatter_reduce(0, flat, ends[mask], "amax")
+    flat = ray_indices * n_out + slot
+    mask = torch.zeros(n_rays * n_out, dtype=torch.bool, device=starts.device)
+    mask[flat] = True
+    first = torch.full((n_rays * n_out,), math.inf, dtype=starts.dtype, device=starts.device)
+    last = torch.full((n_rays * n_out,), -math.inf, dtype=ends.dtype, device=ends.device)
+    first = first.scatter_reduce(0, flat, starts, "amin")
+    last = last.scatter_reduce(0, flat, ends, "amax")
     zero = torch.zeros((), dtype=starts.dtype, device=starts.device)
-    return (torch.where(out_mask, first, zero).reshape(R, n_out), torch.where(out_mask, last, zero).reshape(R, n_out),
-            out_mask.reshape(R, n_out))
+    return (torch.where(mask, first, zero).reshape(n_rays, n_out), torch.where(mask, last, zero).reshape(n_rays, n_out),
+            mask.reshape(n_rays, n_out))
