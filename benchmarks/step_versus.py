@@ -15,7 +15,9 @@ to 2x from day to day, and within a day by tens of percent).
   weights and occupancy grid, and a fresh Adam each; ``--rounds`` rounds alternate ``--steps`` timed
   steps of each (after one untimed step per round). ``step_s``: the median over all timed steps;
   ``points_per_s``: evaluated samples (the sampler's mask) per second; ``speedup`` = before's median
-  step / this checkout's. ``first_batch``: both trainers' first step from the same generator state, so
+  step / this checkout's. ``occupancy_update``: the median of ``--rounds`` occupancy-grid updates (the
+  ``OccupancyGridUpdate`` callback's work, every ``occupancy_every`` steps) of each, and
+  ``speedup_with_update`` the same ratio with each step charged its share of an update. ``first_batch``: both trainers' first step from the same generator state, so
   equal losses and sample counts say that both compute the same step.
 """
 from __future__ import annotations
@@ -102,6 +104,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rays", type=int, default=4096, help="rays per step")
     parser.add_argument("--out", default="results/bench/step_versus.json")
+    parser.add_argument("--downscale", type=int, default=2, help=argparse.SUPPRESS)  # the test's small run
+    parser.add_argument("--train-views", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     wall = time.perf_counter()
     torch.manual_seed(0)
@@ -114,7 +118,7 @@ def main(argv=None) -> int:
               "machine": {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
                           "load_avg_1min_at_start": round(os.getloadavg()[0], 2), "torch": torch.__version__,
                           "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1)}}
-    data = load_dataset(args.lego, "train", 2)
+    data = load_dataset(args.lego, "train", args.downscale, max_views=args.train_views)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         before_trainer, before_config = import_revision(args.against, tmp / "code")
@@ -145,7 +149,21 @@ def main(argv=None) -> int:
                 t, p = timed(trainer, args.steps)
                 times[name] += t
                 points[name] += p
+        updates = {name: [] for name in trainers}  # the OccupancyGridUpdate callback's work, on each grid
+        for _ in range(args.rounds):
+            for name, trainer in trainers.items():
+                start = time.perf_counter()
+                trainer.sampler.grid.update(trainer.field, generator=trainer.generator)
+                updates[name].append(time.perf_counter() - start)
     medians = {name: float(np.median(t)) for name, t in times.items()}
+    every = now.config.occupancy_every
+    update_s = {name: float(np.median(t)) for name, t in updates.items()}
+    report["occupancy_update"] = {name: {"update_s": round(update_s[name], 4),
+                                         "step_s_with_update_every": round(medians[name] + update_s[name] / every, 4)}
+                                  for name in trainers}
+    report["occupancy_every"] = every
+    report["speedup_with_update"] = round((medians["before"] + update_s["before"] / every)
+                                          / (medians["this_checkout"] + update_s["this_checkout"] / every), 3)
     report["steps"] = {name: {"step_s": round(medians[name], 4), "points_per_step": round(float(np.mean(points[name]))),
                               "points_per_s": round(float(np.mean(points[name])) / medians[name]),
                               "step_s_all": [round(x, 4) for x in times[name]]} for name in trainers}

@@ -186,17 +186,19 @@ class TensoRFField(nn.Module):
         h = torch.cat([(self.basis.weight @ app_feat).t(), positional_encoding(directions, self.view_freqs)], -1)
         return torch.sigmoid(self.decoder(h))
 
-    def regularization(self) -> Tensor:
+    def regularization(self) -> Tensor | None:
         """``density_l1 * (mean|density planes| + mean|density lines|)`` + ``tv_weight * (TV(density
         planes) + 0.1 TV(app planes))``, TV being the mean squared difference of neighbouring plane
-        entries along both plane axes (both weights from the field's parameters)."""
-        l1 = self.density_planes.abs().mean() + self.density_lines.abs().mean()
-        loss = self.params.density_l1 * l1
+        entries along both plane axes (both weights from the field's parameters); a term whose weight
+        is 0 is not computed, and with both 0 it is None (nothing to add or differentiate)."""
+        terms = []
+        if self.params.density_l1 > 0:
+            terms.append(self.params.density_l1 * (self.density_planes.abs().mean() + self.density_lines.abs().mean()))
         if self.params.tv_weight > 0:
             def tv(p: Tensor) -> Tensor:
                 return (p[..., 1:, :] - p[..., :-1, :]).pow(2).mean() + (p[..., :, 1:] - p[..., :, :-1]).pow(2).mean()
-            loss = loss + self.params.tv_weight * (tv(self.density_planes) + 0.1 * tv(self.app_planes))
-        return loss
+            terms.append(self.params.tv_weight * (tv(self.density_planes) + 0.1 * tv(self.app_planes)))
+        return sum(terms) if terms else None
 
     @torch.no_grad()
     def upsample(self, new_resolution: int) -> None:

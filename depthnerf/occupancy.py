@@ -16,7 +16,8 @@ class OccupancyGrid(nn.Module):
     """A ``resolution^3`` boolean grid over ``aabb [2,3]`` saying where the field holds density.
 
     Starts fully occupied. :meth:`update` evaluates the field's density
-    at a jittered point in every cell, keeps an exponential moving maximum
+    at a jittered point in every cell that :meth:`carve` allows (all cells without it; the others count
+    as empty, density 0), keeps an exponential moving maximum
     ``ema = max(decay * ema, sigma)`` and marks ``occupied = ema > min(threshold, mean(ema))``
     (the ``mean`` guard, from nerfacc, stops an early, nearly-empty field from emptying the grid).
     :meth:`carve` additionally restricts cells to a visual hull from alpha masks.
@@ -37,11 +38,15 @@ class OccupancyGrid(nn.Module):
         self.register_buffer("density_ema", torch.zeros(G, G, G))
         self.register_buffer("allowed", torch.ones(G, G, G, dtype=torch.bool))
         self.register_buffer("occupied", torch.ones(G, G, G, dtype=torch.bool))
+        self._coarse: tuple | None = None  # (key of `occupied`'s contents, coarse grid): see _coarse_occupied
 
-    def cell_centers(self) -> Tensor:
+    def cell_centers(self, cells: Tensor | None = None) -> Tensor:
+        """Centres ``[M,3]`` of the cells with flat indices ``cells [M]`` (None: all, in ``[G,G,G]`` order)."""
         G = self.resolution
-        idx = torch.stack(torch.meshgrid(*[torch.arange(G, device=self.aabb.device)] * 3, indexing="ij"), -1)
-        return self.aabb[0] + (idx.reshape(-1, 3).float() + 0.5) / G * (self.aabb[1] - self.aabb[0])
+        if cells is None:
+            cells = torch.arange(G ** 3, device=self.aabb.device)
+        idx = torch.stack([cells // (G * G), cells // G % G, cells % G], -1)
+        return self.aabb[0] + (idx.float() + 0.5) / G * (self.aabb[1] - self.aabb[0])
 
     @torch.no_grad()
     def update(self, density_fn, threshold: float = 0.01, decay: float = 0.95, jitter: bool = True,
@@ -49,12 +54,15 @@ class OccupancyGrid(nn.Module):
         """Refresh from ``density_fn(points [M,3]) -> sigma [M]`` (a field's ``density`` or the field)."""
         if isinstance(density_fn, nn.Module) and hasattr(density_fn, "density"):
             density_fn = density_fn.density
-        points = self.cell_centers()
+        cells = torch.nonzero(self.allowed.reshape(-1))[:, 0]  # carved-away cells can never be occupied
+        points = self.cell_centers(cells)
         if jitter:
             cell = (self.aabb[1] - self.aabb[0]) / self.resolution
             points = points + (torch.rand(points.shape, device=points.device, generator=generator) - 0.5) * cell
-        sigma = torch.cat([density_fn(p) for p in points.split(chunk)]).reshape(self.density_ema.shape)
-        self.density_ema.copy_(torch.maximum(self.density_ema * decay, sigma.float()))
+        sigma = torch.zeros(self.resolution ** 3, device=points.device)
+        if len(cells):
+            sigma[cells] = torch.cat([density_fn(p) for p in points.split(chunk)]).float()
+        self.density_ema.copy_(torch.maximum(self.density_ema * decay, sigma.reshape(self.density_ema.shape)))
         self.occupied.copy_((self.density_ema > min(threshold, float(self.density_ema.mean()))) & self.allowed)
         return self
 
@@ -91,16 +99,19 @@ class OccupancyGrid(nn.Module):
         """``[M]`` bool: the point lies inside the box in an occupied cell."""
         x = (points - self.aabb[0]) / (self.aabb[1] - self.aabb[0])
         inside = ((x >= 0) & (x < 1)).all(-1)
-        idx = (x * self.resolution).long().clamp(0, self.resolution - 1)
-        return inside & self.occupied[idx[:, 0], idx[:, 1], idx[:, 2]]
+        G = self.resolution
+        idx = (x * G).long().clamp(0, G - 1)
+        return inside & self.occupied.reshape(-1)[(idx[:, 0] * G + idx[:, 1]) * G + idx[:, 2]]
 
     def _coarse_occupied(self, factor: int = 4) -> Tensor:
-        """Occupancy max-pooled over ``factor^3`` cells, then dilated by one coarse cell."""
-        occ = self.occupied[None, None].float()
-        pad = (-self.resolution) % factor
-        occ = F.pad(occ, (0, pad) * 3)
-        coarse = F.max_pool3d(occ, factor, stride=factor)
-        return F.max_pool3d(coarse, 3, stride=1, padding=1)[0, 0] > 0
+        """Occupancy max-pooled over ``factor^3`` cells, then dilated by one coarse cell; computed again only
+        when ``occupied`` changed (its storage or its version counter, which every in-place write bumps)."""
+        key = (self.occupied.data_ptr(), self.occupied._version, factor)
+        if self._coarse is None or self._coarse[0] != key:
+            occ = F.pad(self.occupied[None, None].float(), (0, (-self.resolution) % factor) * 3)
+            coarse = F.max_pool3d(occ, factor, stride=factor)
+            self._coarse = key, F.max_pool3d(coarse, 3, stride=1, padding=1)[0, 0] > 0
+        return self._coarse[1]
 
     @torch.no_grad()
     def occupied_samples(self, rays: RayBundle, near, far, step_size: float, max_samples: int = 1024,
@@ -135,23 +146,27 @@ class OccupancyGrid(nn.Module):
         j = torch.arange(math.ceil(n_steps / run), device=rays.device, dtype=torch.float32)
         run_mid = near_r + (j * run + offset + run / 2) * step_size
         half = run * step_size / 2
-        ray, run_idx = torch.nonzero((run_mid + half >= lo[:, None]) & (run_mid - half < hi[:, None]), as_tuple=True)
-        x = rays.origins[ray] + rays.directions[ray] * run_mid[ray, run_idx][:, None]
-        cell = ((x - self.aabb[0]) / (self.aabb[1] - self.aabb[0]) * (self.resolution / factor)).floor().long()
+        # (flat indices throughout: each boolean selection is one nonzero, then plain gathers)
+        live = torch.nonzero(((run_mid + half >= lo[:, None]) & (run_mid - half < hi[:, None])).reshape(-1))[:, 0]
+        ray, run_idx = live // run_mid.shape[1], live % run_mid.shape[1]
+        x = rays.origins[ray] + rays.directions[ray] * run_mid.reshape(-1)[live][:, None]
         coarse = self._coarse_occupied(factor)
-        cell = cell.clamp(0, coarse.shape[0] - 1)
-        live = coarse[cell[:, 0], cell[:, 1], cell[:, 2]]
+        C = coarse.shape[0]
+        cell = ((x - self.aabb[0]) / (self.aabb[1] - self.aabb[0]) * (self.resolution / factor)).floor().long()
+        cell = cell.clamp(0, C - 1)
+        live = torch.nonzero(coarse.reshape(-1)[(cell[:, 0] * C + cell[:, 1]) * C + cell[:, 2]])[:, 0]
         ray, run_idx = ray[live], run_idx[live]
-        # fine pass, packed: every step of the surviving runs, ordered by ray, then by t
-        k = (run_idx[:, None] * run + torch.arange(run, device=rays.device)).reshape(-1)
-        ray = ray[:, None].expand(-1, run).reshape(-1)
-        starts = near_r[ray, 0] + (k + offset[ray, 0]) * step_size
-        ends = torch.minimum(starts + step_size, far_r[ray, 0])
+        # fine pass, packed: the steps of the surviving runs, [L, run], ordered by ray, then by t
+        k = run_idx[:, None] * run + torch.arange(run, device=rays.device)
+        starts = near_r[ray] + (k + offset[ray]) * step_size
+        ends = torch.minimum(starts + step_size, far_r[ray])
         mids = 0.5 * (starts + ends)
-        candidate = (k < n_steps) & (mids >= lo[ray]) & (mids < hi[ray])
-        ray, starts, ends, mids = ray[candidate], starts[candidate], ends[candidate], mids[candidate]
-        kept = self.is_occupied(rays.origins[ray] + rays.directions[ray] * mids[:, None])
-        return pad_samples(ray[kept], starts[kept], ends[kept], len(rays), max_samples, over_cap)
+        candidate = (k < n_steps) & (mids >= lo[ray, None]) & (mids < hi[ray, None])
+        step = torch.nonzero(candidate.reshape(-1))[:, 0]
+        points = (rays.origins[ray, None] + rays.directions[ray, None] * mids[..., None]).reshape(-1, 3)[step]
+        step = step[torch.nonzero(self.is_occupied(points))[:, 0]]
+        return pad_samples(ray[step // run], starts.reshape(-1)[step], ends.reshape(-1)[step], len(rays), max_samples,
+                           over_cap)
 
 
 def compact(mask: Tensor, *values: Tensor, max_n: int | None) -> tuple[Tensor, tuple[Tensor, ...]]:

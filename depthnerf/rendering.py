@@ -63,48 +63,66 @@ def render_rays(field, rays: RayBundle, t_starts: Tensor, t_ends: Tensor, mask: 
     """
     t_mids = 0.5 * (t_starts + t_ends)
     R, S = t_mids.shape
-    points = rays.origins[:, None] + rays.directions[:, None] * t_mids[..., None]
     if color_threshold > 0:
-        return _render_masked_color(field, rays, t_starts, t_ends, t_mids, points, mask, background,
-                                    color_threshold)
+        return _render_masked_color(field, rays, t_starts, t_ends, t_mids, mask, background, color_threshold)
     if mask is None:
-        dirs = rays.directions[:, None].expand(R, S, 3)
-        rgbs, sigmas = field(points.reshape(-1, 3), dirs.reshape(-1, 3))
-        rgbs, sigmas = rgbs.reshape(R, S, 3), sigmas.reshape(R, S)
+        points = rays.origins[:, None] + rays.directions[:, None] * t_mids[..., None]
+        rgbs, sigmas = field(points.reshape(-1, 3), rays.directions[:, None].expand(R, S, 3).reshape(-1, 3))
+        sigmas = sigmas.reshape(R, S)
+        weights, transmittance = render_weights(sigmas, t_starts, t_ends)
+        rgb = (weights[..., None] * rgbs.reshape(R, S, 3)).sum(-2)
     else:
-        rgbs = torch.zeros(R, S, 3, device=points.device, dtype=points.dtype)
-        sigmas = torch.zeros(R, S, device=points.device, dtype=points.dtype)
-        if mask.any():
-            ray_idx = torch.arange(R, device=points.device)[:, None].expand(R, S)[mask]
-            rgb_s, sigma_s = field(points[mask], rays.directions[ray_idx])
-            rgbs = rgbs.index_put((mask,), rgb_s.to(rgbs.dtype))
+        ray_idx = torch.arange(R, device=t_mids.device)[:, None].expand(R, S)[mask]
+        sigmas = torch.zeros(R, S, device=t_mids.device, dtype=t_mids.dtype)
+        rgb = torch.zeros(R, 3, device=t_mids.device, dtype=t_mids.dtype)
+        if len(ray_idx):  # fields need at least one point
+            rgb_s, sigma_s = field(packed_points(rays, t_mids[mask], ray_idx), rays.directions[ray_idx])
             sigmas = sigmas.index_put((mask,), sigma_s.to(sigmas.dtype))
-    weights, transmittance = render_weights(sigmas, t_starts, t_ends, mask)
-    return _composite(rays, rgbs, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask, background)
+        weights, transmittance = render_weights(sigmas, t_starts, t_ends, mask)
+        if len(ray_idx):
+            rgb = accumulate_colors(weights[mask], rgb_s, ray_idx, R)
+    return _composite(rays, rgb, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask, background)
 
 
-def _render_masked_color(field, rays: RayBundle, t_starts, t_ends, t_mids, points, mask, background,
+def packed_points(rays: RayBundle, t: Tensor, ray_idx: Tensor) -> Tensor:
+    """Points ``o + t d`` ``[N,3]`` of packed samples: depths ``t [N]`` along rays ``ray_idx [N]``."""
+    return rays.origins[ray_idx] + rays.directions[ray_idx] * t[:, None]
+
+
+def accumulate_colors(weights: Tensor, colors: Tensor, ray_idx: Tensor, n_rays: int) -> Tensor:
+    """``sum_i w_i c_i`` per ray, ``[n_rays, 3]``, of packed samples: ``weights [N]``, ``colors [N,3]``, ``ray_idx [N]``.
+
+    >>> accumulate_colors(torch.tensor([0.5, 0.5, 1.0]), torch.ones(3, 3), torch.tensor([0, 0, 2]), 3)[:, 0].tolist()
+    [1.0, 0.0, 1.0]
+    """
+    out = torch.zeros(n_rays, 3, device=weights.device, dtype=weights.dtype)
+    return out.index_add(0, ray_idx, weights[:, None] * colors.to(weights.dtype))
+
+
+def _render_masked_color(field, rays: RayBundle, t_starts, t_ends, t_mids, mask, background,
                          color_threshold: float) -> dict[str, Tensor]:
     """``render_rays`` with ``color_threshold``: density pass, weights, colour pass on ``w > threshold``."""
     R, S = t_mids.shape
-    valid = torch.ones(R, S, dtype=torch.bool, device=points.device) if mask is None else mask
-    sigmas = torch.zeros(R, S, device=points.device, dtype=points.dtype)
-    if valid.any():
-        sigmas = sigmas.index_put((valid,), field.density(points[valid]).to(sigmas.dtype))
+    valid = torch.ones(R, S, dtype=torch.bool, device=t_mids.device) if mask is None else mask
+    ray_idx = torch.arange(R, device=t_mids.device)[:, None].expand(R, S)[valid]
+    points = packed_points(rays, t_mids[valid], ray_idx)
+    sigmas = torch.zeros(R, S, device=t_mids.device, dtype=t_mids.dtype)
+    if len(ray_idx):  # fields need at least one point
+        sigmas = sigmas.index_put((valid,), field.density(points).to(sigmas.dtype))
     weights, transmittance = render_weights(sigmas, t_starts, t_ends, mask)
-    colored = valid & (weights.detach() > color_threshold)
-    rgbs = torch.zeros(R, S, 3, device=points.device, dtype=points.dtype)
-    if colored.any():
-        ray_idx = torch.arange(R, device=points.device)[:, None].expand(R, S)[colored]
-        rgbs = rgbs.index_put((colored,), field.color(points[colored], rays.directions[ray_idx]).to(rgbs.dtype))
-    return _composite(rays, rgbs, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask, background)
+    w = weights[valid]
+    colored = w.detach() > color_threshold
+    ray_c = ray_idx[colored]
+    rgb = torch.zeros(R, 3, device=t_mids.device, dtype=t_mids.dtype)
+    if len(ray_c):
+        rgb = accumulate_colors(w[colored], field.color(points[colored], rays.directions[ray_c]), ray_c, R)
+    return _composite(rays, rgb, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask, background)
 
 
-def _composite(rays: RayBundle, rgbs, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask,
+def _composite(rays: RayBundle, rgb, sigmas, weights, transmittance, t_starts, t_ends, t_mids, mask,
                background) -> dict[str, Tensor]:
-    """Colour, opacity and depths of a ray batch from per-sample colours and weights."""
+    """Colour (``rgb [R,3]`` = ``sum_i w_i c_i``, plus the background), opacity and depths of a ray batch."""
     acc = weights.sum(-1)
-    rgb = (weights[..., None] * rgbs).sum(-2)
     if background is not None:
         background = torch.as_tensor(background, dtype=rgb.dtype, device=rgb.device)
         rgb = rgb + (1 - acc)[:, None] * background

@@ -143,6 +143,7 @@ def test_render_rays_gradient_reaches_field_and_is_finite():
     grads = [p.grad for p in field.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert field.app_planes.grad.abs().sum() > 0
+    assert TensoRFField([[-1.0, -1, -4], [1, 1, -2]], TensoRFParams(resolution=8)).regularization() is None
 
 
 def test_color_threshold_colours_only_weighty_samples_and_changes_rgb_by_at_most_s_t():
@@ -297,6 +298,10 @@ def test_occupancy_grid_carves_a_visual_hull_from_masks():
     centers = grid.cell_centers().reshape(16, 16, 16, 3).norm(dim=-1)
     assert grid.occupied[centers < 0.4].all()
     assert not grid.occupied[centers > 0.9].any()
+    seen = []
+    grid.update(lambda x: (seen.append(len(x)), torch.full((len(x),), 5.0))[1], jitter=False)
+    assert sum(seen) == int(grid.allowed.sum()) < 16 ** 3  # only the hull's cells are evaluated
+    assert torch.equal(grid.occupied, grid.allowed) and not grid.density_ema[~grid.allowed].any()
 
 
 # --- fields -------------------------------------------------------------------------------------
@@ -361,7 +366,7 @@ def test_tensorf_learns_the_embedded_training_views():
             near, far = box_near_far(rays[idx], scene.scene_box, scene.near, scene.far)
             s, e = stratified_samples(rays[idx], near, far, 32, perturb=True, generator=g)
             out = render_rays(field, rays[idx], s, e, background=background)
-            loss = F.mse_loss(out["rgb"], target[idx]) + field.regularization()
+            loss = F.mse_loss(out["rgb"], target[idx])  # default weights: no regularization
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
