@@ -32,6 +32,8 @@ set-up are off the clock), and ends the run at ``--budget``.
   so the reference is evaluated on ``--reference-pixels`` random pixels of each test view (the same
   pixels at every point): its PSNR is that of the MSE over those pixels (an unbiased estimate of
   the image MSE); no SSIM.
+* ``--eval-split val`` evaluates on the validation views instead (``--test-views`` of them): the
+  split on which recipe settings are chosen; test views only report.
 * ``time_to_psnr``: training seconds of the first evaluation point at or above each threshold (no
   interpolation); null when never reached. ``comparison``: reference time / our time per threshold,
   and our PSNR minus the reference's at each common evaluation time.
@@ -314,6 +316,8 @@ def main(argv=None) -> int:
     parser.add_argument("--test-data", default=None, help="take the test views from this folder (default: --data)")
     parser.add_argument("--eval-every", type=float, default=60.0, help="training seconds between evaluations")
     parser.add_argument("--test-views", type=int, default=None, help="at most this many test views (default: all)")
+    parser.add_argument("--eval-split", default="test", choices=("test", "val"),
+                        help="the split evaluated: val to choose settings (never on the test views)")
     parser.add_argument("--target", type=float, default=None, help="stop a configuration at this test PSNR")
     parser.add_argument("--out", default="results/bench")
     parser.add_argument("--iterations", type=int, default=0,
@@ -336,12 +340,12 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     train_data = load_dataset(args.data, "train", downscale, max_views=args.train_views)
-    test = load_dataset(args.test_data or args.data, "test", downscale, max_views=args.test_views)
+    test = load_dataset(args.test_data or args.data, args.eval_split, downscale, max_views=args.test_views)
     load_s = time.perf_counter() - start
     report = {"benchmark": "lego time-to-PSNR", "scene": args.data, "test_data": args.test_data or args.data,
               "command": " ".join(["benchmarks/lego.py", *(sys.argv[1:] if argv is None else argv)]),
               "resolution": f"{train_data.W}x{train_data.H}", "train_views": len(train_data.images),
-              "test_views": len(test.images), "test_images": [Path(p).name for p in test.image_paths],
+              "eval_split": args.eval_split, "test_views": len(test.images), "test_images": [Path(p).name for p in test.image_paths],
               "budget_s": args.budget, "reference_budget_s": args.reference_budget,
               "eval_every_s": args.eval_every, "target_psnr": args.target,
               "machine": {"device": str(device), "torch_threads": torch.get_num_threads(),

@@ -240,6 +240,9 @@ class TrainConfig:
                                      "nearest keeps its nearest max_samples (the first behaviour)")
     occupancy_resolution: int = setting(64, "cells per axis of the occupancy grid")
     carve_visual_hull: bool = setting(True, "restrict the occupancy grid to the alpha masks' visual hull (every strategy)")
+    fit_field_to_hull: bool = setting(True, "where the hull is carved, the field's box is the hull's bounding box "
+                                            "(plus one cell), not the scene box: its grid spends its resolution "
+                                            "on the object (TensoRF's shrink)")
     depth_at_edges: str = setting("exclude", "exclude: no depth supervision on pixels whose footprint may mix "
                                              "surfaces (alpha in (0, 1), or a depth jump to a neighbour); keep: "
                                              "supervise them")
@@ -270,7 +273,7 @@ class TrainConfig:
         if not 0 < self.adam_beta2 < 1:
             raise ValueError(f"TrainConfig.adam_beta2 = {self.adam_beta2!r}: must be in (0, 1)")
         check_ranges(self, NON_NEGATIVE_NUMBERS, ("color_threshold",))
-        check_ranges(self, BOOLEANS, ("random_background", "carve_visual_hull", "tensorboard"))
+        check_ranges(self, BOOLEANS, ("random_background", "carve_visual_hull", "fit_field_to_hull", "tensorboard"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -95,6 +95,24 @@ class OccupancyGrid(nn.Module):
         self.occupied &= hull
         return self
 
+    def allowed_box(self, margin: int = 1) -> Tensor:
+        """The bounding box ``[2,3]`` of the cells :meth:`carve` allows, grown by ``margin`` cells on
+        each side and clipped to the grid's box (exactly the grid's box where it reaches its faces, and
+        when no cell is allowed).
+
+        >>> grid = OccupancyGrid([[-1., -1, -1], [1, 1, 1]], resolution=4)
+        >>> _ = grid.allowed.zero_(); grid.allowed[1, 1:3, 2] = True
+        >>> grid.allowed_box(margin=0).tolist(), grid.allowed_box().tolist()
+        ([[-0.5, -0.5, 0.0], [0.0, 0.5, 0.5]], [[-1.0, -1.0, -0.5], [0.5, 1.0, 1.0]])
+        """
+        cells = torch.nonzero(self.allowed)
+        if not len(cells):
+            return self.aabb.clone()
+        G = self.resolution
+        lo = (cells.min(0).values - margin).clamp(0, G) / G
+        hi = (cells.max(0).values + 1 + margin).clamp(0, G) / G
+        return torch.stack([torch.lerp(self.aabb[0], self.aabb[1], lo), torch.lerp(self.aabb[0], self.aabb[1], hi)])
+
     def is_occupied(self, points: Tensor) -> Tensor:
         """``[M]`` bool: the point lies inside the box in an occupied cell."""
         x = (points - self.aabb[0]) / (self.aabb[1] - self.aabb[0])

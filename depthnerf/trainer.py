@@ -304,12 +304,15 @@ class Trainer:
             self.tensors["depth_mask"] = self.tensors["depth_mask"] & ~edges
         self.fingerprint = data_fingerprint(self.tensors)
 
-        torch.manual_seed(config.seed)
-        self.field = make_field(config.field, data.scene_box, config.field_params).to(self.device)
         self.sampler = make_sampler(config, data.near, data.far, data.scene_box, self.device)
         grid = getattr(self.sampler, "grid", None)
+        field_box = data.scene_box
         if grid is not None and config.carve_visual_hull and data.alphas is not None:
             grid.carve(data.alphas, data.intrinsics, data.poses)
+            if config.fit_field_to_hull:
+                field_box = grid.allowed_box().cpu()
+        torch.manual_seed(config.seed)
+        self.field = make_field(config.field, field_box, config.field_params).to(self.device)
         self.train_sampler = self.strategy.train_sampler(self.sampler)
         self.eval_sampler = self.strategy.eval_sampler(self.sampler)
         base_lrs = [group["lr"] for group in self.field.param_groups()]

@@ -302,6 +302,10 @@ def test_occupancy_grid_carves_a_visual_hull_from_masks():
     grid.update(lambda x: (seen.append(len(x)), torch.full((len(x),), 5.0))[1], jitter=False)
     assert sum(seen) == int(grid.allowed.sum()) < 16 ** 3  # only the hull's cells are evaluated
     assert torch.equal(grid.occupied, grid.allowed) and not grid.density_ema[~grid.allowed].any()
+    box = grid.allowed_box(margin=0)  # the sphere of radius 0.5, in cells of 0.125: within a cell of +-0.5
+    assert (box[0] <= -0.5 + 1e-6).all() and (box[1] >= 0.5 - 1e-6).all()
+    assert (box[0] >= -0.625 - 1e-6).all() and (box[1] <= 0.625 + 1e-6).all(), box
+    assert torch.allclose(grid.allowed_box(margin=1), box + torch.tensor([[-0.125], [0.125]]))
 
 
 # --- fields -------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The shared trainer: files, resume, loud failure without depth, evaluation around own depth, callbacks,
 and a strategy registered outside the package training through it."""
+import dataclasses
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ from depthnerf.rendering import render_rays
 from depthnerf.runs import load_run
 from depthnerf.samplers import StratifiedSampler
 from depthnerf.strategies import hard, hybrid
-from depthnerf.trainer import train
+from depthnerf.trainer import Trainer, train
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,30 @@ def test_baseline_learns_and_writes_its_files(tiny, tmp_path):
     rendered = run.render_views(val_data, [0])
     mse = np.mean((rendered["rgb"][0] - val_data.images[0]) ** 2)
     assert abs(-10 * np.log10(mse) - result.final_val_psnr) < 1e-3, "load_run renders what training validated"
+
+
+def test_the_field_box_is_the_visual_hulls_box_where_one_is_carved(tiny, tmp_path):
+    """fit_field_to_hull: the field's box is the carved grid's allowed_box. The embedded scene's masks
+    cover every view (alpha 1: no carving), so there it is the scene box exactly; with masks cut to the
+    central quarter of each view it shrinks inside the scene box. Off, the field gets the scene box.
+    Saved and reloaded with the run."""
+    train_data, _ = tiny
+    scene = torch.as_tensor(train_data.scene_box, dtype=torch.float32)
+    same = Trainer(train_data, tiny_config(iterations=4), tmp_path / "same", progress=False)
+    assert torch.equal(same.field.aabb, scene)
+    alphas = np.zeros_like(train_data.alphas)
+    H, W = alphas.shape[1:]
+    alphas[:, H // 4:3 * H // 4, W // 4:3 * W // 4] = 1
+    cut = dataclasses.replace(train_data, alphas=alphas)
+    fitted = Trainer(cut, tiny_config(iterations=4), tmp_path / "fit", progress=False)
+    box = fitted.field.aabb
+    assert torch.equal(box, fitted.sampler.grid.allowed_box())
+    assert (box[0] >= scene[0]).all() and (box[1] <= scene[1]).all()
+    assert (box[1] - box[0]).prod() < 0.95 * (scene[1] - scene[0]).prod(), box  # 0.88 of it when written
+    fitted.run()
+    assert torch.equal(load_run(tmp_path / "fit").field.aabb, box)
+    plain = Trainer(cut, tiny_config(iterations=4, fit_field_to_hull=False), tmp_path / "scene", progress=False)
+    assert torch.equal(plain.field.aabb, scene)
 
 
 def test_interrupted_run_resumes_to_identical_weights(tiny, tmp_path):
