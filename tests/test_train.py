@@ -56,9 +56,9 @@ def test_baseline_learns_and_writes_its_files(tiny, tmp_path):
 
 
 def test_the_field_box_is_the_visual_hulls_box_where_one_is_carved(tiny, tmp_path):
-    """fit_field_to_hull: the field's box is the carved grid's allowed_box. The embedded scene's masks
-    cover every view (alpha 1: no carving), so there it is the scene box exactly; with masks cut to the
-    central quarter of each view it shrinks inside the scene box. Off, the field gets the scene box.
+    """fit_field_to_hull: the field's box is the carved grid's allowed_box. The embedded scene's hull
+    reaches every face of its box (its objects span it), so there it is the scene box exactly; with
+    masks cut to the central quarter of each view it shrinks inside the scene box. Off, the field gets the scene box.
     Saved and reloaded with the run."""
     train_data, _ = tiny
     scene = torch.as_tensor(train_data.scene_box, dtype=torch.float32)
