@@ -21,7 +21,12 @@ class Callback:
     * ``after_step(trainer, step, output)``: after the update (``output``: :class:`StepOutput`);
     * ``on_checkpoint(trainer, checkpoint)``: ``checkpoint`` (a dict) is about to be written;
     * ``on_train_end(trainer, finished)``: after the last step of this call (``finished``: every iteration done).
+
+    ``milestones``: the steps at which the callback changes what a step costs (a grid upsample); the
+    runtime estimate (:func:`~depthnerf.runtime.estimate_training_seconds`) times each stage between them.
     """
+
+    milestones: tuple[int, ...] = ()
 
     def on_train_start(self, trainer) -> None: ...
     def before_step(self, trainer, step: int) -> None: ...

@@ -102,6 +102,7 @@ def command_prepare(args) -> int:
 def command_train(args) -> int:
     from depthnerf.config import config_for_profile, profile_settings
     from depthnerf.triangulation import triangulate_sparse_depth
+    from depthnerf.runtime import estimate_training_seconds
     from depthnerf.trainer import train
 
     settings = profile_settings(args.profile)
@@ -112,6 +113,12 @@ def command_train(args) -> int:
     if args.depth_source == "triangulated":
         train_data, stats = triangulate_sparse_depth(train_data)
         print(f"triangulated {stats['points']} points from the training views")
+    if args.estimate:
+        estimate = estimate_training_seconds(train_data, config)
+        print(f"{config.strategy}: {config.iterations} steps on {len(train_data)} views {train_data.H}x{train_data.W} "
+              f"would train about {estimate['seconds']:.0f} s here (measured over {len(estimate['stages'])} stage(s) "
+              f"in {estimate['probe_seconds']:.1f} s; untrained probes: read it as an upper bound)")
+        return 0
     val_data = load_scene(args.data, "val", downscale, max_views=settings.val_views)
     out = Path(args.out or Path(args.results) / args.strategy)
     result = train(train_data, config, out, val_data=val_data, resume=not args.restart, progress=not args.quiet)
@@ -246,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-views", type=int, default=None, help="at most this many training views")
     p.add_argument("--out", default=None, help="run folder (default: RESULTS/<strategy>)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--estimate", action="store_true", help="print the expected training seconds, measured by "
+                   "timing a few steps of each stage here (depthnerf.runtime.estimate_training_seconds), and exit")
     p.set_defaults(run=command_train)
 
     p = commands.add_parser("evaluate", help="score the trained strategies on the test split; write the tables",

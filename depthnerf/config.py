@@ -323,6 +323,13 @@ class Profile:
     few_views: int = setting(8, "views of the few-view run each training notebook adds at the study budget (0: none)")
 
 
+# The lego benchmark's CPU recipe (benchmarks/lego.py, README): TensoRF coarse to fine, appearance mask
+LEGO_RECIPE = dict(batch_rays=4096, march_steps=512, max_samples=128, color_threshold=1e-4, occupancy_resolution=128,
+                   field_params={"resolution": 64, "upsample": [[0.1, 128], [0.25, 192], [0.45, 320]]})
+# The same recipe sized for a GPU at 800x800 (benchmarks/lego.py --device cuda; untested here: no GPU was lent)
+LEGO_GPU_RECIPE = dict(batch_rays=8192, march_steps=1024, max_samples=256, color_threshold=1e-4, occupancy_resolution=128,
+                       field_params={"resolution": 64, "upsample": [[0.05, 128], [0.15, 192], [0.3, 256], [0.45, 300]]})
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         doc="tests: seconds per notebook; models learn nothing", downscale=8, max_train_views=8, max_test_views=2,
@@ -336,15 +343,15 @@ PROFILES: dict[str, Profile] = {
         train=dict(iterations=30000, batch_rays=8192, n_samples=128, march_steps=1024, max_samples=256,
                    occupancy_resolution=128, color_threshold=1e-4, val_every=2500, checkpoint_every=2500,
                    field_params={"resolution": 64, "upsample": [[0.05, 128], [0.15, 192], [0.3, 256], [0.45, 300]]})),
+    "colab": Profile(
+        doc="one Colab GPU session: full resolution, the lego benchmark's recipe and its 5800 steps (the Colab "
+            "notebook prints the measured runtime before training; refused on a CPU unless DEPTHNERF_ALLOW_CPU_FULL=1)",
+        downscale=1, render_frames=60, render_downscale=1,
+        train={**LEGO_RECIPE, "iterations": 5800, "occupancy_every": 32, "val_every": 1000, "checkpoint_every": 500},
+        study_train=dict(iterations=2000)),
 }
-GPU_PROFILES = ("full",)  # too slow for a CPU: pipeline_data refuses them there unless DEPTHNERF_ALLOW_CPU_FULL=1
+GPU_PROFILES = ("full", "colab")  # too slow for a CPU: pipeline_data refuses them there unless DEPTHNERF_ALLOW_CPU_FULL=1
 
-# The lego benchmark's CPU recipe (benchmarks/lego.py, README): TensoRF coarse to fine, appearance mask
-LEGO_RECIPE = dict(batch_rays=4096, march_steps=512, max_samples=128, color_threshold=1e-4, occupancy_resolution=128,
-                   field_params={"resolution": 64, "upsample": [[0.1, 128], [0.25, 192], [0.45, 320]]})
-# The same recipe sized for a GPU at 800x800 (benchmarks/lego.py --device cuda; untested here: no GPU was lent)
-LEGO_GPU_RECIPE = dict(batch_rays=8192, march_steps=1024, max_samples=256, color_threshold=1e-4, occupancy_resolution=128,
-                       field_params={"resolution": 64, "upsample": [[0.05, 128], [0.15, 192], [0.3, 256], [0.45, 300]]})
 # The original project's configuration (the benchmark's reference): the paper's MLP, 64 stratified samples,
 # no hierarchical pass, 1024 rays from one random image per step, Adam 5e-4 (beta2 0.999), no decay, no random background
 ORIGINAL_RECIPE = dict(field="mlp", sampler="stratified", n_samples=64, batch_rays=1024, batching="one_image",
@@ -352,7 +359,7 @@ ORIGINAL_RECIPE = dict(field="mlp", sampler="stratified", n_samples=64, batch_ra
 
 
 def profile_settings(profile: str) -> Profile:
-    """The :class:`Profile` named ``profile`` (``smoke``, ``quick`` or ``full``).
+    """The :class:`Profile` named ``profile`` (``smoke``, ``quick``, ``full`` or ``colab``).
 
     >>> profile_settings("smoke").train["iterations"], profile_settings("quick").downscale
     (30, 2)

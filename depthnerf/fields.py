@@ -240,12 +240,17 @@ class GridUpsample:
     """Training callback of :class:`TensoRFField`: at the scheduled steps ``{step: resolution}``
     resample the factors and restart Adam (its moments belong to the old grid), as TensoRF does.
 
-    >>> GridUpsample({100: 128, 300: 256}).schedule
-    {100: 128, 300: 256}
+    >>> GridUpsample({300: 256, 100: 128}).milestones
+    [100, 300]
     """
 
     def __init__(self, schedule: dict[int, int]):
         self.schedule = dict(schedule)
+
+    @property
+    def milestones(self) -> list[int]:
+        """The steps after which a step costs more (the trainer's runtime estimate probes each)."""
+        return sorted(self.schedule)
 
     def before_step(self, trainer, step: int) -> None:
         if step in self.schedule:

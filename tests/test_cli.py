@@ -106,6 +106,15 @@ def test_train_evaluate_compare_render_on_a_nerfstudio_scene(tmp_path, nerfstudi
     assert "soft: MISSING" in done.stdout and (results / "hard" / "renders" / "rgb.mp4").stat().st_size > 0
 
 
+def test_train_estimate_prints_the_measured_runtime_and_trains_nothing(tmp_path, nerfstudio_scene, capsys):
+    results = tmp_path / "results"
+    assert cli.main(["train", "--strategy", "soft", "--data", str(nerfstudio_scene), "--profile", "smoke",
+                     "--downscale", "1", "--results", str(results), "--set", "iterations=40", "--estimate"]) == 0
+    out = capsys.readouterr().out
+    assert "soft: 40 steps on 4 views 25x25 would train about" in out and "measured over 1 stage(s)" in out
+    assert not results.exists()
+
+
 def test_errors_are_one_line_naming_the_problem(tmp_path, capsys):
     assert cli.main(["train", "--strategy", "hard", "--data", str(tmp_path / "nowhere"), "--profile", "smoke"]) == 2
     assert capsys.readouterr().err.splitlines() == [f"depthnerf train: error: {tmp_path / 'nowhere'}: dataset folder "

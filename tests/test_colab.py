@@ -64,6 +64,8 @@ def test_colab_notebooks_run_inside_the_checkout_in_smoke_profile(tmp_path, monk
     text = outputs_text(pipeline_out)
     assert f"using the checkout at {ROOT.resolve()}: clone skipped" in text
     assert "[bootstrap] every requirement imports: nothing to install" in text
+    assert "expected training time of profile 'smoke' here: about" in text
+    assert all(f"{s:>8}: about" in text for s in ("baseline", "soft", "hard", "hybrid"))
     evaluation = json.loads((results / "evaluation_results.json").read_text())
     assert {"baseline", "soft", "hard", "hybrid"} <= set(evaluation)
     assert all("psnr" in evaluation[s] for s in ("baseline", "soft", "hard", "hybrid"))

@@ -450,3 +450,48 @@ def test_the_few_view_run_is_the_studys_seed_0_trial(tmp_path, monkeypatch):
     assert config == config_for_profile("quick", "hard", **profile_settings("quick").study_train)
     assert (config.iterations, config.batch_rays) == (500, 1024)
     assert trainer.train_few_view("quick", "hard", scene.subset(np.arange(n)), None, tmp_path) is None and not calls
+
+
+def test_runtime_estimate_times_every_stage_at_its_grid_and_keeps_nothing(tiny, tmp_path, monkeypatch):
+    """A fake clock charges each step its field's resolution in milliseconds: the estimate is then exactly
+    sum(stage steps x that stage's cost), which it is only if the probe of the stage after the upsample ran on
+    the upsampled grid. Its probe trains in a temporary folder that is gone afterwards."""
+    import tempfile
+    import time
+
+    from depthnerf.runtime import estimate_training_seconds
+
+    train_data, _ = tiny
+    config = tiny_config(iterations=40, field_params={"resolution": 24, "upsample": [[0.5, 32]]}, occupancy_warmup=8)
+    clock = {"t": 0.0}
+    real_step = Trainer.step
+
+    def charged_step(self, step):
+        output = real_step(self, step)
+        clock["t"] += self.field.resolution * 1e-3
+        return output
+
+    monkeypatch.setattr(time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(Trainer, "step", charged_step)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    estimate = estimate_training_seconds(train_data, config, warmup=2, window=4)
+    assert [s["steps"] for s in estimate["stages"]] == [[0, 20], [20, 40]]
+    assert [round(s["seconds_per_step"], 6) for s in estimate["stages"]] == [0.024, 0.032]
+    assert estimate["seconds"] == pytest.approx(20 * 0.024 + 20 * 0.032)
+    assert not list(tmp_path.glob("depthnerf-estimate-*"))
+    with pytest.raises(ValueError, match="window 0"):
+        estimate_training_seconds(train_data, config, window=0)
+
+
+def test_gpu_sized_profiles_are_refused_on_a_cpu_unless_asked(monkeypatch):
+    from depthnerf.config import GPU_PROFILES
+    from depthnerf.trainer import check_profile_device
+
+    assert set(GPU_PROFILES) == {"full", "colab"}
+    monkeypatch.delenv("DEPTHNERF_ALLOW_CPU_FULL", raising=False)
+    for profile in GPU_PROFILES:
+        with pytest.raises(RuntimeError, match=f"profile '{profile}' is sized for a GPU"):
+            check_profile_device(profile, torch.device("cpu"))
+    check_profile_device("quick", torch.device("cpu"))
+    monkeypatch.setenv("DEPTHNERF_ALLOW_CPU_FULL", "1")
+    check_profile_device("colab", torch.device("cpu"))
