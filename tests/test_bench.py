@@ -77,3 +77,18 @@ def test_depth_speed_benchmark_reports_the_time_to_the_baselines_final_psnr(tmp_
     reach = runs["hard"]["seconds_to_baseline_final"]
     first = next((p for p in runs["hard"]["curve"] if p["psnr"] >= base["psnr"]), None)
     assert reach == (first["seconds"] if first else None)
+
+
+def test_runtime_estimate_benchmark_puts_the_estimate_beside_a_real_run_of_the_same_config(tmp_path):
+    spec = importlib.util.spec_from_file_location("runtime_estimate", ROOT / "benchmarks/runtime_estimate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--profile", "smoke", "--strategies", "baseline", "hard", "--set", "iterations=20",
+                        "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "runtime_estimate.json").read_text())
+    assert set(report["runs"]) == {"baseline", "hard"} and report["machine"]["matmul_4096_peak_gflop_per_s"] > 0
+    for run in report["runs"].values():
+        assert run["iterations"] == 20 and run["measured_seconds"] > 0 and run["estimate_seconds"] > 0
+        assert run["stages"][0]["steps"][0] == 0 and run["stages"][-1]["steps"][1] == 20
+        ratio = run["estimate_seconds"] / run["measured_seconds"]
+        assert run["estimate_over_measured"] == pytest.approx(ratio, rel=0.05)
