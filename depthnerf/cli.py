@@ -117,7 +117,7 @@ def command_train(args) -> int:
         estimate = estimate_training_seconds(train_data, config)
         print(f"{config.strategy}: {config.iterations} steps on {len(train_data)} views {train_data.H}x{train_data.W} "
               f"would train about {estimate['seconds']:.0f} s here (measured over {len(estimate['stages'])} stage(s) "
-              f"in {estimate['probe_seconds']:.1f} s; untrained probes: read it as an upper bound)")
+              f"in {estimate['probe_seconds']:.1f} s; untrained probes: approximate, see benchmarks/runtime_estimate.py)")
         return 0
     val_data = load_scene(args.data, "val", downscale, max_views=settings.val_views)
     out = Path(args.out or Path(args.results) / args.strategy)
