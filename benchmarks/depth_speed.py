@@ -22,18 +22,16 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
-from lego import matmul_peak_gflops  # noqa: E402
+from lego import machine_record, write_report  # noqa: E402
 
 from depthnerf.callbacks import Callback  # noqa: E402
 from depthnerf.cli import parse_settings  # noqa: E402
 from depthnerf.config import config_for_profile, profile_settings  # noqa: E402
 from depthnerf.datasets import load_dataset, select_views  # noqa: E402
-from depthnerf.io import atomic_json  # noqa: E402
 from depthnerf.metrics import psnr  # noqa: E402
 from depthnerf.trainer import Trainer  # noqa: E402
 
@@ -86,9 +84,7 @@ def main(argv=None) -> int:
     test = load_dataset("embedded", "test", settings.downscale, max_views=settings.max_test_views)
     overrides = parse_settings(args.set)
     report = {"benchmark": "depth speed", "command": " ".join(["benchmarks/depth_speed.py", *(sys.argv[1:] if argv is None else argv)]),
-              "machine": {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                          "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
-                          "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1)},
+              "machine": machine_record(),
               "test_views": len(test), "resolution": f"{test.W}x{test.H}", "runs": {}}
     work = Path(tempfile.mkdtemp(prefix="depth_speed_"))
     for n in args.views:
@@ -105,11 +101,7 @@ def main(argv=None) -> int:
         print(json.dumps({s: {k: e.get(k) for k in ("psnr", "train_seconds", "seconds_to_baseline_final",
                                                      "ratio_to_baseline_seconds")} for s, e in runs.items()}),
               file=sys.stderr, flush=True)
-    out = Path(args.out) / "depth_speed.json"
-    atomic_json(out, report)
-    report["written"] = str(out)
-    print(json.dumps(report, indent=1))
-    return 0
+    return write_report(Path(args.out) / "depth_speed.json", report)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,22 @@ def matmul_peak_gflops(n: int = 4096, repeats: int = 3) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
+def machine_record(**extra) -> dict:
+    """The machine block of every benchmark's JSON: absolute times only hold beside the machine's speed."""
+    return {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "load_avg_1min_at_start": round(os.getloadavg()[0], 2), "torch": torch.__version__,
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+            "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1), **extra}
+
+
+def write_report(out: Path, report: dict) -> int:
+    """Write ``report`` to ``out`` atomically, print it as ONE JSON object (with ``written``); exit status 0."""
+    atomic_json(out, report)
+    report["written"] = str(out)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
 def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -348,10 +364,7 @@ def main(argv=None) -> int:
               "eval_split": args.eval_split, "test_views": len(test.images), "test_images": [Path(p).name for p in test.image_paths],
               "budget_s": args.budget, "reference_budget_s": args.reference_budget,
               "eval_every_s": args.eval_every, "target_psnr": args.target,
-              "machine": {"device": str(device), "torch_threads": torch.get_num_threads(),
-                          "cpu_count": os.cpu_count(), "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
-                          "torch": torch.__version__, "OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"],
-                          "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1)},
+              "machine": machine_record(device=str(device)),
               "load_s": round(load_s, 1)}
 
     depth_strategies = [name for name in args.strategies if name != "baseline"]
@@ -416,11 +429,7 @@ def main(argv=None) -> int:
 
     report["peak_memory_bytes"] = peak_memory_bytes(device)
     report["total_s"] = round(time.perf_counter() - wall, 1)
-    out = Path(args.out) / f"lego_{args.strategies[0]}_{report['ours']['config']['field']}.json"
-    atomic_json(out, report)
-    report["written"] = str(out)
-    print(json.dumps(report, indent=1))
-    return 0
+    return write_report(Path(args.out) / f"lego_{args.strategies[0]}_{report['ours']['config']['field']}.json", report)
 
 
 if __name__ == "__main__":

@@ -20,17 +20,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
-from lego import matmul_peak_gflops  # noqa: E402
+from lego import machine_record, write_report  # noqa: E402
 
 from depthnerf.cli import parse_settings  # noqa: E402
 from depthnerf.config import config_for_profile, profile_settings  # noqa: E402
 from depthnerf.datasets import load_dataset  # noqa: E402
-from depthnerf.io import atomic_json  # noqa: E402
 from depthnerf.runtime import estimate_training_seconds  # noqa: E402
 from depthnerf.trainer import Trainer  # noqa: E402
 
@@ -60,20 +58,14 @@ def main(argv=None) -> int:
     overrides = parse_settings(args.set)
     report = {"benchmark": "runtime estimate",
               "command": " ".join(["benchmarks/runtime_estimate.py", *(sys.argv[1:] if argv is None else argv)]),
-              "machine": {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                          "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
-                          "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1)},
+              "machine": machine_record(),
               "views": len(data), "resolution": f"{data.W}x{data.H}", "runs": {}}
     with tempfile.TemporaryDirectory(prefix="runtime_estimate_") as work:
         for strategy in args.strategies:
             report["runs"][strategy] = measure(strategy, data, args, overrides, Path(work))
             print(json.dumps({strategy: {k: v for k, v in report["runs"][strategy].items() if k != "stages"}}),
                   file=sys.stderr, flush=True)
-    out = Path(args.out) / "runtime_estimate.json"
-    atomic_json(out, report)
-    report["written"] = str(out)
-    print(json.dumps(report, indent=1))
-    return 0
+    return write_report(Path(args.out) / "runtime_estimate.json", report)
 
 
 if __name__ == "__main__":

@@ -50,13 +50,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from depthnerf.config import LEGO_RECIPE, config_for_profile, merge_settings  # noqa: E402
 from depthnerf.datasets import load_dataset  # noqa: E402
-from depthnerf.io import atomic_json  # noqa: E402
 from depthnerf.fields import TensoRFField  # noqa: E402
 from depthnerf.rendering import render_rays  # noqa: E402
 from depthnerf.trainer import Trainer, draw_batch, peak_memory_bytes  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from lego import matmul_peak_gflops  # noqa: E402  (the same measurement as the lego benchmark's)
+from lego import machine_record, write_report  # noqa: E402  (the same measurement as the lego benchmark's)
 
 GIB = 2 ** 30
 PLANE_WIDTH, PLANE_HEIGHT, LINE_AXIS = torch.tensor([0, 0, 1]), torch.tensor([1, 2, 2]), torch.tensor([2, 1, 0])
@@ -269,9 +268,7 @@ def main(argv=None) -> int:
     wall = time.perf_counter()
     torch.manual_seed(0)
     report = {"benchmark": "TensoRF step scaling on lego", "command": " ".join(["benchmarks/scaling.py", *(argv or sys.argv[1:])]),
-              "machine": {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                          "load_avg_1min_at_start": round(os.getloadavg()[0], 2), "torch": torch.__version__,
-                          "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1)}}
+              "machine": machine_record()}
     data = load_dataset(args.lego, "train", 2)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = lego_trainer(data, Path(tmp), args.warmup_steps)
@@ -310,10 +307,7 @@ def main(argv=None) -> int:
         report["fits_24_gib"] = {"800x800": all(row["peak_rss_gib"] < 24 for row in big),
                                  "largest_gib": max(row["peak_rss_gib"] for row in big)} if big else None
     report["total_s"] = round(time.perf_counter() - wall, 1)
-    atomic_json(Path(args.out), report)
-    report["written"] = args.out
-    print(json.dumps(report, indent=1))
-    return 0
+    return write_report(Path(args.out), report)
 
 
 if __name__ == "__main__":

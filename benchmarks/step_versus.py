@@ -49,7 +49,7 @@ from depthnerf.io import atomic_json  # noqa: E402
 from depthnerf.trainer import Trainer  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from lego import matmul_peak_gflops  # noqa: E402  (the same measurement as the lego benchmark's)
+from lego import machine_record  # noqa: E402  (the same measurement as the lego benchmark's)
 
 BEFORE = "depthnerf_before"
 
@@ -115,9 +115,7 @@ def main(argv=None) -> int:
               "command": " ".join(["benchmarks/step_versus.py", *(sys.argv[1:] if argv is None else argv)]),
               "this_checkout": head.stdout.strip() + (" with uncommitted changes in depthnerf/" if dirty.stdout else ""),
               "against": args.against,
-              "machine": {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                          "load_avg_1min_at_start": round(os.getloadavg()[0], 2), "torch": torch.__version__,
-                          "matmul_4096_peak_gflop_per_s": round(matmul_peak_gflops(), 1)}}
+              "machine": machine_record()}
     data = load_dataset(args.lego, "train", args.downscale, max_views=args.train_views)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
