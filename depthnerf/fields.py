@@ -249,7 +249,7 @@ class GridUpsample:
 
     @property
     def milestones(self) -> list[int]:
-        """The steps after which a step costs more (the trainer's runtime estimate probes each)."""
+        """The steps after which a step costs more (:func:`depthnerf.runtime.estimate_training_seconds` probes each)."""
         return sorted(self.schedule)
 
     def before_step(self, trainer, step: int) -> None:

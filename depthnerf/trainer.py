@@ -9,7 +9,6 @@ import resource
 import signal
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
